@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* core/main.c - npshim frontend: the subcommand dispatch table. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,10 +18,12 @@ static const struct {
 } subcommands[] = {
 };
 
+static const size_t n_subcommands = sizeof(subcommands) / sizeof(subcommands[0]);
+
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: npshim <command> [options]\n\nCommands:\n");
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+	for (size_t i = 0; i < n_subcommands; i++)
 		fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
 	fprintf(out, "  %-10s %s\n", "help", "Show this list, or 'help COMMAND' for one command");
 	fprintf(out, "  %-10s %s\n", "version", "Print the version");
@@ -39,7 +42,7 @@ int main(int argc, char **argv)
 	name = argv[1];
 	if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
 		if (argc > 2) {
-			for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+			for (size_t i = 0; i < n_subcommands; i++) {
 				if (strcmp(argv[2], subcommands[i].name) == 0) {
 					char *sub_argv[] = { argv[2], (char *)"--help", NULL };
 					return subcommands[i].fn(2, sub_argv);
@@ -55,7 +58,7 @@ int main(int argc, char **argv)
 		printf("npshim %s\n", NPSHIM_VERSION);
 		return CMD_OK;
 	}
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+	for (size_t i = 0; i < n_subcommands; i++) {
 		if (strcmp(name, subcommands[i].name) == 0)
 			return subcommands[i].fn(argc - 1, argv + 1);
 	}
