@@ -16,5 +16,9 @@ enum {
 	CMD_FAILURE = 3,
 };
 
+int cmd_run(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+
 
 #endif
