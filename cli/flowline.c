@@ -320,12 +320,15 @@ static bool make_echo(cJSON *obj, const char *text, size_t len, struct flowline 
 		return true;
 	}
 	open = memchr(text, '{', len);
-	close = text + len;
+	if (!open)
+		return false;
+	/* The parser accepted an object: its last '}' closes it. */
+	close = text + len - 1;
 	while (close > open && *close != '}')
 		close--;
 	while (close > open + 1 && strchr(" \t\r\n", close[-1]))
 		close--;
-	if (!open || close <= open)
+	if (close <= open)
 		return false;
 	out->echo = strndup(open, (size_t)(close - open));
 	return out->echo != NULL;
