@@ -144,6 +144,17 @@ static int write_stats(const char *path, const struct counters *c)
 	return rename(tmp, path);
 }
 
+static int write_pidfile(const char *path, pid_t pid)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fprintf(f, "%d\n", (int)pid) < 0 || fclose(f)) {
+		fprintf(stderr, "netserve: pid file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static void handle_udp(int fd, bool sink, struct counters *c)
 {
 	struct sockaddr_storage from;
@@ -281,8 +292,16 @@ int main(int argc, char **argv)
 			perror("netserve: fork");
 			return 1;
 		}
-		if (pid > 0)
+		if (pid > 0) {
+			/* The parent writes the pid file, so it exists when the
+			 * caller's command returns; signals sent before the
+			 * child's signalfd exists stay pending (blocked above). */
+			if (pidfile && write_pidfile(pidfile, pid)) {
+				kill(pid, SIGKILL);
+				return 1;
+			}
 			_exit(0);
+		}
 		setsid();
 		/* The parent's stdout may be a pipe a test waits on. */
 		fd = open("/dev/null", O_RDWR);
@@ -292,7 +311,10 @@ int main(int argc, char **argv)
 			if (fd > 1)
 				close(fd);
 		}
+	} else if (pidfile && write_pidfile(pidfile, getpid())) {
+		return 1;
 	}
+
 	/* After the fork: a signalfd watched by epoll is woken through the
 	 * creating process's signal queue, so the child must create both. */
 	ep = epoll_create1(EPOLL_CLOEXEC);
@@ -311,16 +333,6 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (pidfile) {
-		FILE *f = fopen(pidfile, "w");
-
-		if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f)) {
-			fprintf(stderr, "netserve: pid file %s: %s\n", pidfile,
-				strerror(errno));
-			return 1;
-		}
-	}
-
 	while (running) {
 		n = epoll_wait(ep, evs, 64, -1);
 		if (n < 0 && errno == EINTR)
