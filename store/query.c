@@ -1,0 +1,728 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* store/query.c - read-only queries over one or more flow databases.
+ *
+ * Query text is assembled from fixed fragments and the schema names d0..d9
+ * only; every value a user gives is bound as a parameter, never pasted into
+ * SQL.
+ */
+#include "store/query.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+struct store_reader {
+	sqlite3 *db;
+	size_t n;
+	bool sql_views;
+	char **paths;
+};
+
+/* ---- a small growable string, for assembling query text ---- */
+
+struct sbuf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_add(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		size_t room = b->cap - b->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = (b->cap ? b->cap * 2 : 1024) + (size_t)n;
+		char *s = realloc(b->s, cap);
+
+		if (!s) {
+			b->oom = true;
+			return;
+		}
+		b->s = s;
+		b->cap = cap;
+	}
+}
+
+static void sb_free(struct sbuf *b)
+{
+	free(b->s);
+	b->s = NULL;
+}
+
+/* ---- open ---- */
+
+/* "file:" URI for a path: '%', '?', '#' escaped so any file name works. */
+static char *path_uri(const char *path)
+{
+	size_t n = strlen(path);
+	char *u = malloc(n * 3 + 32), *o;
+
+	if (!u)
+		return NULL;
+	o = u + sprintf(u, "file:");
+	for (const char *p = path; *p; p++) {
+		if (*p == '%' || *p == '?' || *p == '#')
+			o += sprintf(o, "%%%02X", (unsigned char)*p);
+		else
+			*o++ = *p;
+	}
+	strcpy(o, "?mode=ro");
+	return u;
+}
+
+void store_reader_close(struct store_reader *r)
+{
+	if (!r)
+		return;
+	sqlite3_close_v2(r->db);
+	for (size_t i = 0; i < r->n; i++)
+		free(r->paths[i]);
+	free(r->paths);
+	free(r);
+}
+
+size_t store_reader_count(const struct store_reader *r)
+{
+	return r->n;
+}
+
+static int check_file(struct store_reader *r, size_t i, const char *path, char *err, size_t errlen)
+{
+	char sql[64];
+	sqlite3_stmt *st;
+	int rc, version = -1, tables = 0;
+
+	snprintf(sql, sizeof(sql), "PRAGMA d%zu.user_version", i);
+	rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (version < 0) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, sqlite3_errmsg(r->db));
+		return -1;
+	}
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM d%zu.sqlite_schema", i);
+	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			tables = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (version == 0) {
+		snprintf(err, errlen, "%s: %s", path,
+			 tables ? "not an npshim flow database (no schema version)"
+				: "empty database: nothing recorded yet (is it the path given to 'npshim run --db'?)");
+		return -1;
+	}
+	if (version > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: schema version %d is newer than this npshim reads (%d)",
+			 path, version, STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	if (version < STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen,
+			 "%s: schema version %d is older than this npshim reads (%d); "
+			 "the daemon upgrades it when it next opens the file",
+			 path, version, STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+struct store_reader *store_reader_open(const char *const *paths, size_t n,
+				       char *err, size_t errlen)
+{
+	struct store_reader *r;
+	int rc;
+
+	if (n == 0 || n > STORE_READER_MAX) {
+		snprintf(err, errlen, "between 1 and %d database files can be read at once (got %zu)",
+			 STORE_READER_MAX, n);
+		errno = EINVAL;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct stat stt;
+
+		if (stat(paths[i], &stt) != 0) {
+			snprintf(err, errlen, "%s: %s", paths[i], strerror(errno));
+			return NULL;
+		}
+		if (!S_ISREG(stt.st_mode)) {
+			snprintf(err, errlen, "%s: not a regular file", paths[i]);
+			errno = EINVAL;
+			return NULL;
+		}
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r || !(r->paths = calloc(n, sizeof(char *)))) {
+		free(r);
+		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* The main database is private and in memory: it only holds the
+	 * temporary views that merge the files; the files themselves are
+	 * attached read-only. */
+	rc = sqlite3_open_v2(":memory:", &r->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open SQLite: %s", sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(r->db, 5000);
+	for (size_t i = 0; i < n; i++) {
+		char sql[32];
+		char *uri = path_uri(paths[i]);
+		sqlite3_stmt *st;
+
+		r->paths[i] = strdup(paths[i]);
+		if (!uri || !r->paths[i]) {
+			free(uri);
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		r->n = i + 1;
+		snprintf(sql, sizeof(sql), "ATTACH ?1 AS d%zu", i);
+		rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, uri, -1, SQLITE_TRANSIENT);
+			rc = sqlite3_step(st);
+			sqlite3_finalize(st);
+		}
+		free(uri);
+		if (rc != SQLITE_DONE) {
+			snprintf(err, errlen, "%s: cannot open: %s", paths[i], sqlite3_errmsg(r->db));
+			goto fail;
+		}
+		if (check_file(r, i, paths[i], err, errlen))
+			goto fail;
+	}
+	return r;
+fail:
+	store_reader_close(r);
+	errno = EINVAL;
+	return NULL;
+}
+
+/* ---- running ---- */
+
+static int run(struct store_reader *r, sqlite3_stmt *st, store_row_fn fn, void *ctx,
+	       char *err, size_t errlen)
+{
+	size_t ncols = (size_t)sqlite3_column_count(st);
+	const char **names = calloc(ncols ? ncols : 1, sizeof(*names));
+	struct store_val *vals = calloc(ncols ? ncols : 1, sizeof(*vals));
+	int rc, ret = 0;
+
+	if (!names || !vals) {
+		free(names);
+		free(vals);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t c = 0; c < ncols; c++)
+		names[c] = sqlite3_column_name(st, (int)c);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (size_t c = 0; c < ncols; c++) {
+			struct store_val *v = &vals[c];
+
+			memset(v, 0, sizeof(*v));
+			switch (sqlite3_column_type(st, (int)c)) {
+			case SQLITE_INTEGER:
+				v->type = STORE_VAL_INT;
+				v->i = sqlite3_column_int64(st, (int)c);
+				break;
+			case SQLITE_FLOAT:
+				v->type = STORE_VAL_REAL;
+				v->d = sqlite3_column_double(st, (int)c);
+				break;
+			case SQLITE_NULL:
+				v->type = STORE_VAL_NULL;
+				break;
+			default:
+				v->type = STORE_VAL_TEXT;
+				v->s = (const char *)sqlite3_column_text(st, (int)c);
+				if (!v->s)
+					v->s = "";
+				break;
+			}
+		}
+		ret = fn(ctx, ncols, names, vals);
+		if (ret)
+			break;
+	}
+	if (!ret && rc != SQLITE_DONE) {
+		snprintf(err, errlen, "query failed: %s", sqlite3_errmsg(r->db));
+		ret = -1;
+	}
+	free(names);
+	free(vals);
+	return ret;
+}
+
+enum {
+	P_NS = 1,
+	P_POD,
+	P_FROM_NS,
+	P_FROM_NAME,
+	P_TO_NS,
+	P_TO_NAME,
+	P_PORT,
+	P_PROTO,
+	P_VERDICT,
+	P_POLICY,
+	P_SINCE_MS,
+	P_SINCE_BUCKET,
+	P_UNTIL_MS,
+	P_UNTIL_BUCKET,
+	P_LIMIT,
+	P_AFTER = 100,
+};
+
+static void add_where(struct sbuf *b, const struct store_filter *f, size_t i)
+{
+	sb_add(b, " WHERE 1");
+	if (f->ns)
+		sb_add(b, " AND (f.src_ns = ?%d OR f.dst_ns = ?%d)", P_NS, P_NS);
+	if (f->pod)
+		sb_add(b, " AND (instr(',' || f.src_pods || ',', ',' || ?%d || ',') > 0"
+			  " OR instr(',' || f.dst_pods || ',', ',' || ?%d || ',') > 0)", P_POD, P_POD);
+	if (f->from.ns)
+		sb_add(b, " AND f.src_ns = ?%d", P_FROM_NS);
+	if (f->from.name)
+		sb_add(b, " AND (f.src_name = ?%d OR instr(',' || f.src_pods || ',', ',' || ?%d || ',') > 0"
+			  " OR instr(',' || f.src_ips || ',', ',' || ?%d || ',') > 0)",
+		       P_FROM_NAME, P_FROM_NAME, P_FROM_NAME);
+	if (f->to.ns)
+		sb_add(b, " AND f.dst_ns = ?%d", P_TO_NS);
+	if (f->to.name)
+		sb_add(b, " AND (f.dst_name = ?%d OR instr(',' || f.dst_pods || ',', ',' || ?%d || ',') > 0"
+			  " OR instr(',' || f.dst_ips || ',', ',' || ?%d || ',') > 0)",
+		       P_TO_NAME, P_TO_NAME, P_TO_NAME);
+	if (f->port >= 0)
+		sb_add(b, " AND f.port = ?%d", P_PORT);
+	if (f->proto > 0)
+		sb_add(b, " AND f.proto = ?%d", P_PROTO);
+	if (f->verdict >= 0)
+		sb_add(b, " AND f.verdict = ?%d", P_VERDICT);
+	if (f->policy) {
+		/* Elements are "ns/name": a bare name matches "/name," and a
+		 * qualified one ",ns/name,". */
+		if (strchr(f->policy, '/'))
+			sb_add(b, " AND instr(',' || f.policies || ',', ',' || ?%d || ',') > 0", P_POLICY);
+		else
+			sb_add(b, " AND instr(f.policies || ',', '/' || ?%d || ',') > 0", P_POLICY);
+	}
+	/* The bucket bounds let the (…, bucket) indexes do the work; the
+	 * millisecond bounds make the edges exact. */
+	if (f->since)
+		sb_add(b, " AND f.bucket >= ?%d AND f.last_seen >= ?%d", P_SINCE_BUCKET, P_SINCE_MS);
+	if (f->until)
+		sb_add(b, " AND f.bucket < ?%d AND f.first_seen < ?%d", P_UNTIL_BUCKET, P_UNTIL_MS);
+	if (f->after_id)
+		sb_add(b, " AND f.id > ?%zu", (size_t)P_AFTER + i);
+}
+
+static void bind_filter(sqlite3_stmt *st, const struct store_filter *f, size_t n)
+{
+	if (f->ns)
+		sqlite3_bind_text(st, P_NS, f->ns, -1, SQLITE_STATIC);
+	if (f->pod)
+		sqlite3_bind_text(st, P_POD, f->pod, -1, SQLITE_STATIC);
+	if (f->from.ns)
+		sqlite3_bind_text(st, P_FROM_NS, f->from.ns, -1, SQLITE_STATIC);
+	if (f->from.name)
+		sqlite3_bind_text(st, P_FROM_NAME, f->from.name, -1, SQLITE_STATIC);
+	if (f->to.ns)
+		sqlite3_bind_text(st, P_TO_NS, f->to.ns, -1, SQLITE_STATIC);
+	if (f->to.name)
+		sqlite3_bind_text(st, P_TO_NAME, f->to.name, -1, SQLITE_STATIC);
+	if (f->port >= 0)
+		sqlite3_bind_int(st, P_PORT, f->port);
+	if (f->proto > 0)
+		sqlite3_bind_int(st, P_PROTO, f->proto);
+	if (f->verdict >= 0)
+		sqlite3_bind_int(st, P_VERDICT, f->verdict);
+	if (f->policy)
+		sqlite3_bind_text(st, P_POLICY, f->policy, -1, SQLITE_STATIC);
+	if (f->since) {
+		sqlite3_bind_int64(st, P_SINCE_MS, f->since * 1000);
+		sqlite3_bind_int64(st, P_SINCE_BUCKET, f->since / 60 * 60);
+	}
+	if (f->until) {
+		sqlite3_bind_int64(st, P_UNTIL_MS, f->until * 1000);
+		sqlite3_bind_int64(st, P_UNTIL_BUCKET, f->until);
+	}
+	for (size_t i = 0; f->after_id && i < n; i++)
+		sqlite3_bind_int64(st, P_AFTER + (int)i, f->after_id[i]);
+}
+
+#define COLS_RAW                                                                    \
+	"f.id AS id, %zu AS db, f.bucket AS bucket, "                               \
+	"(SELECT value FROM d%zu.meta WHERE key = 'node') AS node, "                \
+	"f.src_ns AS src_ns, f.src_kind AS src_kind, f.src_name AS src_name, "      \
+	"f.dst_ns AS dst_ns, f.dst_kind AS dst_kind, f.dst_name AS dst_name, "      \
+	"f.proto AS proto, f.port AS port, f.verdict AS verdict, f.mode AS mode, "  \
+	"f.direction AS direction, f.policies AS policies, f.count AS count, "      \
+	"f.first_seen AS first_seen, f.last_seen AS last_seen, "                    \
+	"f.src_ips AS src_ips, f.src_pods AS src_pods, f.dst_ips AS dst_ips, "      \
+	"f.dst_pods AS dst_pods"
+
+#define PROTO_TEXT(col)                                                                      \
+	"CASE " col " WHEN 6 THEN 'TCP' WHEN 17 THEN 'UDP' WHEN 132 THEN 'SCTP' WHEN 1 THEN " \
+	"'ICMP' WHEN 58 THEN 'ICMPv6' ELSE CAST(" col " AS TEXT) END"
+#define VERDICT_TEXT(col) \
+	"CASE " col " WHEN 0 THEN 'allow' WHEN 1 THEN 'deny' WHEN 2 THEN 'would-deny' ELSE CAST(" col " AS TEXT) END"
+#define DIR_TEXT(col) \
+	"CASE " col " WHEN 1 THEN 'egress' WHEN 2 THEN 'ingress' WHEN 3 THEN 'both' ELSE '' END"
+#define MODE_TEXT(col) "CASE " col " WHEN 0 THEN 'enforce' WHEN 1 THEN 'audit' ELSE '' END"
+
+int store_query_flows(struct store_reader *r, const struct store_filter *f,
+		      enum store_group group, uint64_t limit, store_row_fn fn, void *ctx,
+		      char *err, size_t errlen)
+{
+	struct sbuf b = { 0 };
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	if (group == STORE_GROUP_NONE) {
+		sb_add(&b, "SELECT id, db, bucket AS minute, node, src_ns AS src_namespace, src_kind, "
+			   "src_name, dst_ns AS dst_namespace, dst_kind, dst_name, "
+			   PROTO_TEXT("proto") " AS protocol, port, " VERDICT_TEXT("verdict")
+			   " AS verdict, " MODE_TEXT("mode") " AS mode, " DIR_TEXT("direction")
+			   " AS direction, policies, count, first_seen, last_seen, src_ips, src_pods, "
+			   "dst_ips, dst_pods FROM (SELECT * FROM (");
+	} else {
+		sb_add(&b, "SELECT * FROM (SELECT ");
+		switch (group) {
+		case STORE_GROUP_SRC:
+			sb_add(&b, "src_ns AS src_namespace, src_kind, src_name, " VERDICT_TEXT("verdict")
+				   " AS verdict, SUM(count) AS count, COUNT(DISTINCT dst_ns || '/' || dst_kind || '/' || dst_name"
+				   " || '/' || proto || '/' || port) AS flows, ");
+			break;
+		case STORE_GROUP_DST:
+			sb_add(&b, "dst_ns AS dst_namespace, dst_kind, dst_name, " VERDICT_TEXT("verdict")
+				   " AS verdict, SUM(count) AS count, COUNT(DISTINCT src_ns || '/' || src_kind || '/' || src_name"
+				   " || '/' || proto || '/' || port) AS flows, ");
+			break;
+		case STORE_GROUP_PAIR:
+			sb_add(&b, "src_ns AS src_namespace, src_kind, src_name, dst_ns AS dst_namespace, dst_kind, "
+				   "dst_name, " VERDICT_TEXT("verdict") " AS verdict, SUM(count) AS count, "
+				   "COUNT(DISTINCT proto || '/' || port) AS flows, ");
+			break;
+		case STORE_GROUP_PORT:
+			sb_add(&b, "dst_ns AS dst_namespace, dst_kind, dst_name, " PROTO_TEXT("proto")
+				   " AS protocol, port, " VERDICT_TEXT("verdict") " AS verdict, SUM(count) AS count, "
+				   "COUNT(DISTINCT src_ns || '/' || src_kind || '/' || src_name) AS flows, ");
+			break;
+		case STORE_GROUP_POLICY:
+		default:
+			sb_add(&b, "policies, " VERDICT_TEXT("verdict") " AS verdict, SUM(count) AS count, "
+				   "COUNT(DISTINCT src_ns || '/' || src_kind || '/' || src_name || '>' || dst_ns"
+				   " || '/' || dst_kind || '/' || dst_name || '/' || proto || '/' || port) AS flows, ");
+			break;
+		}
+		sb_add(&b, "MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen FROM (");
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		if (i)
+			sb_add(&b, " UNION ALL ");
+		sb_add(&b, "SELECT " COLS_RAW " FROM d%zu.flow AS f", i, i, i);
+		add_where(&b, f, i);
+	}
+	if (group == STORE_GROUP_NONE) {
+		/* The newest rows, then back to time order for reading. */
+		if (f->after_id)
+			sb_add(&b, ")) ORDER BY bucket, last_seen, db, id");
+		else if (limit)
+			sb_add(&b, " ORDER BY bucket DESC, last_seen DESC LIMIT ?%d)) ORDER BY bucket, last_seen, db, id",
+			       P_LIMIT);
+		else
+			sb_add(&b, ")) ORDER BY bucket, last_seen, db, id");
+	} else {
+		switch (group) {
+		case STORE_GROUP_SRC:
+			sb_add(&b, ") GROUP BY src_ns, src_kind, src_name, verdict");
+			break;
+		case STORE_GROUP_DST:
+			sb_add(&b, ") GROUP BY dst_ns, dst_kind, dst_name, verdict");
+			break;
+		case STORE_GROUP_PAIR:
+			sb_add(&b, ") GROUP BY src_ns, src_kind, src_name, dst_ns, dst_kind, dst_name, verdict");
+			break;
+		case STORE_GROUP_PORT:
+			sb_add(&b, ") GROUP BY dst_ns, dst_kind, dst_name, proto, port, verdict");
+			break;
+		default:
+			sb_add(&b, ") GROUP BY policies, verdict");
+			break;
+		}
+		sb_add(&b, " ORDER BY count DESC");
+		if (limit)
+			sb_add(&b, " LIMIT ?%d", P_LIMIT);
+		sb_add(&b, ")");
+	}
+	if (b.oom) {
+		snprintf(err, errlen, "out of memory");
+		sb_free(&b);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(r->db, b.s, -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot prepare the query: %s", sqlite3_errmsg(r->db));
+		sb_free(&b);
+		return -1;
+	}
+	sb_free(&b);
+	bind_filter(st, f, r->n);
+	if (limit && !f->after_id)
+		sqlite3_bind_int64(st, P_LIMIT, (sqlite3_int64)(limit > INT64_MAX ? INT64_MAX : limit));
+	ret = run(r, st, fn, ctx, err, errlen);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int store_query_report(struct store_reader *r, const char *ns, int64_t since, int64_t until,
+		       store_row_fn fn, void *ctx, char *err, size_t errlen)
+{
+	struct sbuf b = { 0 };
+	sqlite3_stmt *st;
+	int ret;
+
+	sb_add(&b, "SELECT namespace, kind, name, direction, peer_namespace, peer_kind, peer_name, "
+		   PROTO_TEXT("proto") " AS protocol, port, policies, SUM(count) AS count, "
+		   "MIN(first_seen) AS first_seen_ms, MAX(last_seen) AS last_seen_ms FROM (");
+	for (size_t i = 0; i < r->n; i++) {
+		for (int side = 0; side < 2; side++) {
+			const char *me = side ? "dst" : "src", *peer = side ? "src" : "dst";
+
+			if (i || side)
+				sb_add(&b, " UNION ALL ");
+			sb_add(&b, "SELECT f.%s_ns AS namespace, f.%s_kind AS kind, f.%s_name AS name, "
+				   "'%s' AS direction, f.%s_ns AS peer_namespace, f.%s_kind AS peer_kind, "
+				   "f.%s_name AS peer_name, f.proto AS proto, f.port AS port, "
+				   "f.policies AS policies, f.count AS count, f.first_seen AS first_seen, "
+				   "f.last_seen AS last_seen FROM d%zu.flow AS f "
+				   "WHERE f.verdict = 2 AND (f.direction & %d) <> 0 AND f.%s_ns <> ''"
+				   " AND f.bucket >= ?2 AND f.last_seen >= ?3 AND f.bucket < ?4 AND f.first_seen < ?5",
+			       me, me, me, side ? "ingress" : "egress", peer, peer, peer, i,
+			       side ? 2 : 1, me);
+			if (ns)
+				sb_add(&b, " AND f.%s_ns = ?1", me);
+		}
+	}
+	sb_add(&b, ") GROUP BY namespace, kind, name, direction, peer_namespace, peer_kind, peer_name, "
+		   "proto, port, policies ORDER BY namespace, kind, name, count DESC");
+	if (b.oom) {
+		snprintf(err, errlen, "out of memory");
+		sb_free(&b);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(r->db, b.s, -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot prepare the report: %s", sqlite3_errmsg(r->db));
+		sb_free(&b);
+		return -1;
+	}
+	sb_free(&b);
+	if (ns)
+		sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, since / 60 * 60);
+	sqlite3_bind_int64(st, 3, since * 1000);
+	sqlite3_bind_int64(st, 4, until);
+	sqlite3_bind_int64(st, 5, until * 1000);
+	ret = run(r, st, fn, ctx, err, errlen);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int store_query_coverage(struct store_reader *r, int64_t since, int64_t until,
+			 int64_t *covered_ms, int64_t *first_ms, char *err, size_t errlen)
+{
+	struct sbuf b = { 0 };
+	sqlite3_stmt *st;
+	int64_t lo = since * 1000, hi = until * 1000;
+	int64_t cur_start = -1, cur_end = -1, total = 0;
+	int rc;
+
+	*covered_ms = 0;
+	*first_ms = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		if (i)
+			sb_add(&b, " UNION ALL ");
+		sb_add(&b, "SELECT started, last_seen FROM d%zu.runs WHERE last_seen >= ?1 AND started < ?2", i);
+	}
+	sb_add(&b, " ORDER BY started");
+	if (b.oom || sqlite3_prepare_v2(r->db, b.s, -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot read recording periods: %s",
+			 b.oom ? "out of memory" : sqlite3_errmsg(r->db));
+		sb_free(&b);
+		return -1;
+	}
+	sb_free(&b);
+	sqlite3_bind_int64(st, 1, lo);
+	sqlite3_bind_int64(st, 2, hi);
+	/* Union of intervals, sorted by start, clipped to the window. */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t s = sqlite3_column_int64(st, 0), e = sqlite3_column_int64(st, 1);
+
+		if (s < lo)
+			s = lo;
+		if (e > hi)
+			e = hi;
+		if (e <= s)
+			continue;
+		if (!*first_ms || s < *first_ms)
+			*first_ms = s;
+		if (cur_end < 0 || s > cur_end) {
+			if (cur_end >= 0)
+				total += cur_end - cur_start;
+			cur_start = s;
+			cur_end = e;
+		} else if (e > cur_end) {
+			cur_end = e;
+		}
+	}
+	if (cur_end >= 0)
+		total += cur_end - cur_start;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errlen, "cannot read recording periods: %s", sqlite3_errmsg(r->db));
+		return -1;
+	}
+	*covered_ms = total;
+	return 0;
+}
+
+int store_query_max_ids(struct store_reader *r, int64_t *ids, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		char sql[64];
+		sqlite3_stmt *st;
+		int rc;
+
+		snprintf(sql, sizeof(sql), "SELECT coalesce(max(id), 0) FROM d%zu.flow", i);
+		rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			rc = sqlite3_step(st);
+			if (rc == SQLITE_ROW)
+				ids[i] = sqlite3_column_int64(st, 0);
+			sqlite3_finalize(st);
+		}
+		if (rc != SQLITE_ROW) {
+			snprintf(err, errlen, "%s: %s", r->paths[i], sqlite3_errmsg(r->db));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Reads only: a statement may select, read columns, call functions and
+ * recurse, nothing else (no PRAGMA, ATTACH, temp tables, writes). */
+static int authorize_read(void *ctx, int action, const char *a, const char *b,
+			  const char *db, const char *trigger)
+{
+	switch (action) {
+	case SQLITE_SELECT:
+	case SQLITE_READ:
+	case SQLITE_FUNCTION:
+	case SQLITE_RECURSIVE:
+		return SQLITE_OK;
+	default:
+		return SQLITE_DENY;
+	}
+}
+
+static int make_sql_views(struct store_reader *r, char *err, size_t errlen)
+{
+	static const char *const views[] = { "flows", "runs" };
+	struct sbuf b = { 0 };
+	char *msg = NULL;
+
+	if (r->sql_views)
+		return 0;
+	for (size_t v = 0; v < 2; v++) {
+		sb_add(&b, "CREATE TEMP VIEW %s AS ", views[v]);
+		for (size_t i = 0; i < r->n; i++)
+			sb_add(&b, "%sSELECT * FROM d%zu.%s", i ? " UNION ALL " : "", i, views[v]);
+		sb_add(&b, ";");
+	}
+	if (b.oom || sqlite3_exec(r->db, b.s, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot set up the views: %s", msg ? msg : "out of memory");
+		sqlite3_free(msg);
+		sb_free(&b);
+		return -1;
+	}
+	sb_free(&b);
+	r->sql_views = true;
+	return 0;
+}
+
+int store_query_sql(struct store_reader *r, const char *sql, store_row_fn fn, void *ctx,
+		    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	const char *tail = NULL;
+	int rc, ret;
+
+	if (make_sql_views(r, err, errlen))
+		return -1;
+	sqlite3_set_authorizer(r->db, authorize_read, NULL);
+	/* Left installed: a statement re-prepared during the steps (the
+	 * writer changed a schema) is checked again. */
+	rc = sqlite3_prepare_v2(r->db, sql, -1, &st, &tail);
+	if (rc != SQLITE_OK) {
+		const char *m = sqlite3_errmsg(r->db);
+
+		if (rc == SQLITE_AUTH)
+			snprintf(err, errlen, "--sql: only reading is allowed (SELECT over the views "
+					      "flows and runs): %s", m);
+		else
+			snprintf(err, errlen, "--sql: %s", m);
+		return -1;
+	}
+	if (!st) {
+		snprintf(err, errlen, "--sql: no statement given");
+		return -1;
+	}
+	while (tail && (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == '\r' || *tail == ';'))
+		tail++;
+	if (tail && *tail) {
+		sqlite3_finalize(st);
+		snprintf(err, errlen, "--sql: one statement only; remove what follows \"%.40s\"", tail);
+		return -1;
+	}
+	if (!sqlite3_stmt_readonly(st)) {
+		sqlite3_finalize(st);
+		snprintf(err, errlen, "--sql: only reading is allowed");
+		return -1;
+	}
+	ret = run(r, st, fn, ctx, err, errlen);
+	sqlite3_finalize(st);
+	return ret;
+}
