@@ -209,26 +209,25 @@ rules_left() {
 # ---- scenarios ----
 
 scenario_guide() {
-	local dir="$top/examples/guide"
+	local dir="$top/examples/guide/cluster"
 	echo "== 1. guide: six policies in namespace production, enforce"
 	if [ ! -d "$dir" ]; then
 		skip "guide: $dir does not exist"
 		return 0
 	fi
-	GUIDE_PODS=1
-	EXTRA_PORTS= pods_from_cluster "$dir"
-	# External API addresses live in their own namespace.
-	netns_add "$PFX-external" 203.0.113.5 203.0.113.10 203.0.113.77
-	POD_NETNS[external]="$PFX-external"
-	IP_POD[203.0.113.5]=external IP_POD[203.0.113.10]=external IP_POD[203.0.113.77]=external
-	ip netns exec "$PFX-external" "$TOOLS/netserve" --daemon --tcp 443,80 --udp 443 \
-		--pidfile "$E2E_TMP/external.pid"
-	E2E_PIDS+=("$(cat "$E2E_TMP/external.pid")")
-
+	# Every pod also serves port 80, so a policy that allows only 8080 is
+	# seen dropping 80 (a closed port would answer with a reset instead).
+	EXTRA_PORTS=80 pods_from_cluster "$dir"
+	# Addresses outside the cluster live in one "external" namespace: the
+	# external API (203.0.113.10, .77) with its excepted host .5, and .50
+	# as the source of traffic from the internet.
+	pod_add external 203.0.113.50 203.0.113.5 203.0.113.10 203.0.113.77
+	serve external --tcp 443,80,8080 --udp 443
 	npshim_start --cluster "$dir" --mode enforce --fail-closed || { bad "guide: npshim run did not start"; return 0; }
-	# Every pod to every other pod on each of its ports, plus the
-	# external addresses on 443 and 80.
-	jq -r '. as $d | "\(.ns)/\(.name) \(.ips[0]) \([.ports[] | "\(.protocol | ascii_downcase)/\(.port)"] | join(","))"' \
+	# Every pod to every other pod on each of its ports (both protocols of
+	# port 53), the external addresses on 443 and 80, and the internet
+	# into every pod.
+	jq -r '"\(.ns)/\(.name) \(.ips[0]) \(([.ports[] | "\(.protocol | ascii_downcase)/\(.port)"] + ["tcp/80"]) | unique | join(","))"' \
 		"$E2E_TMP/pods.jsonl" >"$E2E_TMP/guide.pods"
 	{
 		while read -r src _ _; do
@@ -241,28 +240,60 @@ scenario_guide() {
 				echo "$src tcp $ext 80"
 			done
 		done <"$E2E_TMP/guide.pods"
+		while read -r dst dip ports; do
+			for pp in ${ports//,/ }; do echo "external ${pp%/*} $dip ${pp#*/}"; done
+		done <"$E2E_TMP/guide.pods"
 	} >"$E2E_TMP/guide.probes"
 	wire_check "guide (enforce)" "$dir" "$dir" "" <"$E2E_TMP/guide.probes"
 	guide_by_hand
+	sleep 0.5
+	records_check "guide"
 	npshim_stop && ok "guide: SIGTERM, exit 0" || bad "guide: npshim exited non-zero on SIGTERM"
 	check "guide: no rule left after exit" [ "$(rules_left)" -eq 0 ]
 }
 
-# Key cells of the guide, asserted by hand against the policies' intent, in
-# addition to the engine comparison above. Pods are found by label.
-guide_pod() { # NS LABEL=VALUE -> first pod id
+# guide_pod NS KEY=VALUE: the first pod of NS carrying that label.
+guide_pod() {
 	jq -r --arg ns "$1" --arg k "${2%%=*}" --arg v "${2#*=}" \
-		'select(.ns == $ns) | "\(.ns)/\(.name)"' "$E2E_TMP/pods.jsonl" | head -n 1
+		'select(.ns == $ns and .labels[$k] == $v) | "\(.ns)/\(.name)"' "$E2E_TMP/pods.jsonl" | head -n 1
 }
+
+# Key cells of the guide asserted by hand from the policies' intent, on top
+# of the engine comparison. default-deny-all isolates production both ways,
+# so the application tier reaches only what an egress policy opens:
+# platform shared services on 8080, DNS, the external API but .5.
 guide_by_hand() {
-	local names
-	names=$(jq -r '"\(.ns)/\(.name)"' "$E2E_TMP/pods.jsonl" | tr '\n' ' ')
-	echo "  guide pods: $names"
-	GUIDE_BY_HAND=${GUIDE_BY_HAND:-}
-	[ -n "$GUIDE_BY_HAND" ] && while read -r src proto dst port want; do
-		probe_expect "$src" "$proto" "$dst" "$port" "$want"
-	done <<<"$GUIDE_BY_HAND"
-	return 0
+	local api db web auth cfg dns ing
+	api=$(guide_pod production tier=application)
+	db=$(guide_pod production tier=database)
+	web=$(guide_pod production tier=frontend)
+	auth=$(guide_pod platform app=auth-service)
+	cfg=$(guide_pod platform app=config-service)
+	dns=$(guide_pod kube-system k8s-app=kube-dns)
+	ing=$(guide_pod ingress-nginx app.kubernetes.io/name=ingress-nginx)
+	if [ -z "$api" ] || [ -z "$db" ] || [ -z "$web" ] || [ -z "$auth" ] || [ -z "$cfg" ] || [ -z "$dns" ] || [ -z "$ing" ]; then
+		bad "guide: a pod the hand-written cells need is missing from the guide cluster"
+		return 0
+	fi
+	probe_expect "$api" tcp "${POD_IP[$db]}" 5432 timeout      # app egress not opened to the database
+	probe_expect "$web" tcp "${POD_IP[$db]}" 5432 timeout
+	probe_expect "$auth" tcp "${POD_IP[$db]}" 5432 timeout     # database ingress: tier=application of production only
+	probe_expect "$api" tcp "${POD_IP[$auth]}" 8080 connected  # allow-platform-services
+	probe_expect "$api" tcp "${POD_IP[$cfg]}" 8080 connected
+	probe_expect "$api" tcp "${POD_IP[$cfg]}" 9090 timeout
+	probe_expect "$web" tcp "${POD_IP[$auth]}" 8080 timeout    # frontend is not tier=application
+	probe_expect "$api" udp "${POD_IP[$dns]}" 53 connected     # allow-dns, UDP and TCP
+	probe_expect "$web" tcp "${POD_IP[$dns]}" 53 connected
+	probe_expect "$api" tcp "${POD_IP[$dns]}" 9153 timeout
+	probe_expect "$api" tcp 203.0.113.10 443 connected         # allow-external-api
+	probe_expect "$api" tcp 203.0.113.5 443 timeout            # the except
+	probe_expect "$api" tcp 203.0.113.10 80 timeout
+	probe_expect "$web" tcp 203.0.113.10 443 timeout
+	probe_expect "$ing" tcp "${POD_IP[$web]}" 8080 connected   # allow-ingress-controller
+	probe_expect "$ing" tcp "${POD_IP[$web]}" 80 timeout
+	probe_expect external tcp "${POD_IP[$web]}" 8080 timeout   # the internet, bypassing the ingress
+	probe_expect "$api" tcp "${POD_IP[$web]}" 8080 timeout
+	probe_expect "$auth" tcp "${POD_IP[$cfg]}" 9090 connected  # platform is not isolated
 }
 
 # Policies for scenarios 2 and 3 on the x/y/z model.
