@@ -16,6 +16,8 @@ enum {
 	CMD_FAILURE = 3,
 };
 
+int cmd_simulate(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_status(int argc, char **argv);

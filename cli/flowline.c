@@ -486,6 +486,10 @@ static void format_dir_text(struct flowline_buf *b, const struct pol_verdict *v,
 {
 	const struct pol_dir_result *r = d == DIR_EGRESS ? &v->egress : &v->ingress;
 
+	if ((d == DIR_EGRESS ? v->src_kind : v->dst_kind) != POL_EP_POD) {
+		flowline_buf_puts(b, d == DIR_EGRESS ? "source not a pod" : "destination not a pod");
+		return;
+	}
 	flowline_buf_puts(b, d == DIR_EGRESS ? "egress " : "ingress ");
 	flowline_buf_puts(b, dir_state_name(v, d));
 	if (!dir_is_decided(v, d))

@@ -16,6 +16,8 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } subcommands[] = {
+	{ "simulate", cmd_simulate, "Decide flow lines against cluster files (offline)" },
+	{ "explain", cmd_explain, "Explain why one connection is allowed or denied (offline)" },
 };
 
 static const size_t n_subcommands = sizeof(subcommands) / sizeof(subcommands[0]);
