@@ -27,28 +27,28 @@ struct k8s_store {
 };
 
 struct k8s_cache {
-	struct k8s_store *stores[K8S_KIND_COUNT];
+	struct k8s_store *stores[K8S_CACHE_KIND_END];
 	struct k8s_cache_counters cnt;
 	bool dirty;
 	uint64_t first_dirty_ms;
 	uint64_t last_change_ms;
 };
 
-const char *k8s_kind_name(enum k8s_kind kind)
-{
-	static const char *const n[] = { "Namespace", "Pod", "NetworkPolicy" };
-
-	return (unsigned)kind < K8S_KIND_COUNT ? n[kind] : "?";
-}
-
 const char *k8s_kind_resource(enum k8s_kind kind)
 {
-	static const char *const n[] = { "namespaces", "pods", "networkpolicies" };
-
-	return (unsigned)kind < K8S_KIND_COUNT ? n[kind] : "?";
+	switch (kind) {
+	case K8S_KIND_NAMESPACE:
+		return "namespaces";
+	case K8S_KIND_POD:
+		return "pods";
+	case K8S_KIND_NETWORKPOLICY:
+		return "networkpolicies";
+	default:
+		return "objects";
+	}
 }
 
-static void decoded_free(enum k8s_kind kind, void *d)
+void k8s_object_free(enum k8s_kind kind, void *d)
 {
 	if (!d)
 		return;
@@ -59,7 +59,7 @@ static void decoded_free(enum k8s_kind kind, void *d)
 	case K8S_KIND_POD:
 		pol_pod_free(d);
 		break;
-	case K8S_KIND_POLICY:
+	case K8S_KIND_NETWORKPOLICY:
 		pol_policy_free(d);
 		break;
 	default:
@@ -70,7 +70,7 @@ static void decoded_free(enum k8s_kind kind, void *d)
 static void obj_free(enum k8s_kind kind, struct obj *o)
 {
 	free(o->key);
-	decoded_free(kind, o->decoded);
+	k8s_object_free(kind, o->decoded);
 	free(o->raw);
 	free(o->rv);
 	free(o);
@@ -179,7 +179,7 @@ int k8s_store_put(struct k8s_store *s, const char *key, void *decoded, char *raw
 	struct obj **pp = find_slot(s, key), *o = *pp;
 
 	if (o) {
-		decoded_free(s->kind, o->decoded);
+		k8s_object_free(s->kind, o->decoded);
 		free(o->raw);
 		free(o->rv);
 		o->decoded = decoded;
@@ -192,7 +192,7 @@ int k8s_store_put(struct k8s_store *s, const char *key, void *decoded, char *raw
 		o->key = strdup(key);
 	if (!o || !o->key) {
 		free(o);
-		decoded_free(s->kind, decoded);
+		k8s_object_free(s->kind, decoded);
 		free(raw);
 		free(rv);
 		return -ENOMEM;
@@ -263,7 +263,7 @@ struct k8s_cache *k8s_cache_new(void)
 		errno = ENOMEM;
 		return NULL;
 	}
-	for (int k = 0; k < K8S_KIND_COUNT; k++) {
+	for (int k = K8S_CACHE_KIND_FIRST; k < K8S_CACHE_KIND_END; k++) {
 		c->stores[k] = k8s_store_new((enum k8s_kind)k);
 		if (!c->stores[k]) {
 			k8s_cache_free(c);
@@ -278,7 +278,7 @@ void k8s_cache_free(struct k8s_cache *c)
 {
 	if (!c)
 		return;
-	for (int k = 0; k < K8S_KIND_COUNT; k++)
+	for (int k = K8S_CACHE_KIND_FIRST; k < K8S_CACHE_KIND_END; k++)
 		k8s_store_free(c->stores[k]);
 	free(c);
 }
@@ -315,7 +315,7 @@ int k8s_cache_upsert(struct k8s_cache *c, enum k8s_kind kind, const char *key,
 	if (o && o->raw && raw && strcmp(o->raw, raw) == 0) {
 		free(o->rv);
 		o->rv = rv;
-		decoded_free(kind, decoded);
+		k8s_object_free(kind, decoded);
 		free(raw);
 		c->cnt.unchanged++;
 		return 0;
@@ -420,16 +420,16 @@ static struct obj **sorted(const struct k8s_store *s)
 struct pol_cluster *k8s_cache_snapshot(struct k8s_cache *c)
 {
 	struct pol_cluster view = { 0 }, *out = NULL;
-	struct obj **v[K8S_KIND_COUNT] = { 0 };
+	struct obj **v[K8S_CACHE_KIND_END] = { 0 };
 
-	for (int k = 0; k < K8S_KIND_COUNT; k++) {
+	for (int k = K8S_CACHE_KIND_FIRST; k < K8S_CACHE_KIND_END; k++) {
 		v[k] = sorted(c->stores[k]);
 		if (!v[k])
 			goto out;
 	}
 	view.n_namespaces = c->stores[K8S_KIND_NAMESPACE]->n;
 	view.n_pods = c->stores[K8S_KIND_POD]->n;
-	view.n_policies = c->stores[K8S_KIND_POLICY]->n;
+	view.n_policies = c->stores[K8S_KIND_NETWORKPOLICY]->n;
 	view.namespaces = calloc(view.n_namespaces + 1, sizeof(*view.namespaces));
 	view.pods = calloc(view.n_pods + 1, sizeof(*view.pods));
 	view.policies = calloc(view.n_policies + 1, sizeof(*view.policies));
@@ -440,7 +440,7 @@ struct pol_cluster *k8s_cache_snapshot(struct k8s_cache *c)
 	for (size_t i = 0; i < view.n_pods; i++)
 		view.pods[i] = v[K8S_KIND_POD][i]->decoded;
 	for (size_t i = 0; i < view.n_policies; i++)
-		view.policies[i] = v[K8S_KIND_POLICY][i]->decoded;
+		view.policies[i] = v[K8S_KIND_NETWORKPOLICY][i]->decoded;
 	/* The view borrows the cached objects; the clone owns its own. */
 	out = pol_cluster_clone(&view);
 	if (out) {
@@ -451,7 +451,7 @@ out:
 	free(view.namespaces);
 	free(view.pods);
 	free(view.policies);
-	for (int k = 0; k < K8S_KIND_COUNT; k++)
+	for (int k = K8S_CACHE_KIND_FIRST; k < K8S_CACHE_KIND_END; k++)
 		free(v[k]);
 	if (!out)
 		errno = ENOMEM;
@@ -463,7 +463,7 @@ int k8s_cache_write_list(const struct k8s_cache *c, FILE *out)
 	bool first = true;
 
 	fputs("{\"apiVersion\":\"v1\",\"kind\":\"List\",\"metadata\":{},\"items\":[\n", out);
-	for (int k = 0; k < K8S_KIND_COUNT; k++) {
+	for (int k = K8S_CACHE_KIND_FIRST; k < K8S_CACHE_KIND_END; k++) {
 		struct obj **v = sorted(c->stores[k]);
 
 		if (!v)
@@ -507,12 +507,17 @@ static void set_string(cJSON *obj, const char *name, const char *val)
 		cJSON_AddItemToObject(obj, name, s);
 }
 
+void k8s_object_set_kind(cJSON *obj, enum k8s_kind kind)
+{
+	set_string(obj, "kind", k8s_kind_name(kind));
+	set_string(obj, "apiVersion", kind == K8S_KIND_NETWORKPOLICY ? "networking.k8s.io/v1" : "v1");
+}
+
 char *k8s_object_compact(cJSON *obj, enum k8s_kind kind)
 {
 	cJSON *ann;
 
-	set_string(obj, "kind", k8s_kind_name(kind));
-	set_string(obj, "apiVersion", kind == K8S_KIND_POLICY ? "networking.k8s.io/v1" : "v1");
+	k8s_object_set_kind(obj, kind);
 	/* Bulky and never read by the engine; also the fields that churn on
 	 * every status update, which would otherwise look like changes. */
 	del_path(obj, "metadata", "managedFields");

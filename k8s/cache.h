@@ -22,17 +22,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "k8s/decode.h"
+
 struct pol_cluster;
 
-enum k8s_kind {
-	K8S_KIND_NAMESPACE,
-	K8S_KIND_POD,
-	K8S_KIND_POLICY,
-	K8S_KIND_COUNT,
-};
+/* The kinds of enum k8s_kind (k8s/decode.h) a cache holds: arrays indexed
+ * by kind are K8S_CACHE_KIND_END long, iteration runs from FIRST. */
+#define K8S_CACHE_KIND_FIRST K8S_KIND_NAMESPACE
+#define K8S_CACHE_KIND_END (K8S_KIND_NETWORKPOLICY + 1)
 
-/* "Namespace", "Pod", "NetworkPolicy". */
-const char *k8s_kind_name(enum k8s_kind kind);
 /* "namespaces", "pods", "networkpolicies". */
 const char *k8s_kind_resource(enum k8s_kind kind);
 
@@ -110,6 +108,10 @@ int k8s_cache_write_list(const struct k8s_cache *c, FILE *out);
  * ENOMEM. */
 struct cJSON;
 char *k8s_object_compact(struct cJSON *obj, enum k8s_kind kind);
+/* Only set kind and apiVersion (list items come without them). */
+void k8s_object_set_kind(struct cJSON *obj, enum k8s_kind kind);
+/* Free a decoded object of kind (pol_namespace_free & co.). NULL is fine. */
+void k8s_object_free(enum k8s_kind kind, void *decoded);
 
 void k8s_cache_counters(const struct k8s_cache *c, struct k8s_cache_counters *out);
 
