@@ -18,6 +18,8 @@ static const struct {
 } subcommands[] = {
 	{ "simulate", cmd_simulate, "Decide flow lines against cluster files (offline)" },
 	{ "explain", cmd_explain, "Explain why one connection is allowed or denied (offline)" },
+	{ "flows", cmd_flows, "Query recorded flows (SQLite, one or more nodes)" },
+	{ "report", cmd_report, "Readiness gate: would-deny flows per namespace in a window" },
 };
 
 static const size_t n_subcommands = sizeof(subcommands) / sizeof(subcommands[0]);

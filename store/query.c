@@ -619,6 +619,41 @@ int store_query_coverage(struct store_reader *r, int64_t since, int64_t until,
 	return 0;
 }
 
+int store_query_namespaces(struct store_reader *r, store_row_fn fn, void *ctx,
+			   char *err, size_t errlen)
+{
+	struct sbuf b = { 0 };
+	sqlite3_stmt *st;
+	int ret;
+
+	/* A loose index scan per column and file: jump from one namespace to
+	 * the next through the (ns, bucket) index, so the cost grows with the
+	 * number of namespaces, not of rows. */
+	sb_add(&b, "SELECT DISTINCT namespace FROM (");
+	for (size_t i = 0; i < r->n; i++) {
+		for (int side = 0; side < 2; side++) {
+			const char *c = side ? "dst_ns" : "src_ns";
+
+			sb_add(&b, "%sSELECT * FROM (WITH RECURSIVE n(v) AS ("
+				   "SELECT (SELECT min(%s) FROM d%zu.flow WHERE %s > '') "
+				   "UNION ALL SELECT (SELECT min(%s) FROM d%zu.flow WHERE %s > n.v) "
+				   "FROM n WHERE n.v IS NOT NULL) SELECT v AS namespace FROM n WHERE v IS NOT NULL)",
+			       i || side ? " UNION ALL " : "", c, i, c, c, i, c);
+		}
+	}
+	sb_add(&b, ") ORDER BY namespace");
+	if (b.oom || sqlite3_prepare_v2(r->db, b.s, -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot list namespaces: %s",
+			 b.oom ? "out of memory" : sqlite3_errmsg(r->db));
+		sb_free(&b);
+		return -1;
+	}
+	sb_free(&b);
+	ret = run(r, st, fn, ctx, err, errlen);
+	sqlite3_finalize(st);
+	return ret;
+}
+
 int store_query_max_ids(struct store_reader *r, int64_t *ids, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < r->n; i++) {

@@ -119,6 +119,12 @@ int store_query_report(struct store_reader *r, const char *ns, int64_t since, in
 int store_query_coverage(struct store_reader *r, int64_t since, int64_t until,
 			 int64_t *covered_ms, int64_t *first_ms, char *err, size_t errlen);
 
+/* Every namespace that appears on either side of a recorded flow, in any
+ * file, sorted, each once: one row with the column namespace. Uses the
+ * namespace indexes (a skip scan), not a table scan. */
+int store_query_namespaces(struct store_reader *r, store_row_fn fn, void *ctx,
+			   char *err, size_t errlen);
+
 /* Highest flow id of each file into ids[0..count-1]. 0 or -1. */
 int store_query_max_ids(struct store_reader *r, int64_t *ids, char *err, size_t errlen);
 
