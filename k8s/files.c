@@ -225,11 +225,11 @@ static void load_object(struct src *s, const cJSON *obj, enum k8s_kind list_defa
 		return;
 	}
 	k = k8s_kind_of(obj, list_default);
+	if (list_default != K8S_KIND_OTHER && k != list_default) {
+		serr(s, obj, "%s: item of a %s has kind %s", where, list_kind, kind);
+		return;
+	}
 	if (k == K8S_KIND_OTHER) {
-		if (list_default != K8S_KIND_OTHER) {
-			serr(s, obj, "%s: item of a %s has kind %s", where, list_kind, kind);
-			return;
-		}
 		if (!strcmp(kind, "Namespace") || !strcmp(kind, "Pod")) {
 			serr(s, obj, "%s: apiVersion \"%.60s\" is not served for kind %s (use v1)",
 			     where, api, kind);
