@@ -280,8 +280,24 @@ struct build {
 	struct str_tab label_idx;
 	uint32_t *post_off, *post;
 
+	struct vec rulekey;    /* char */
+	struct vec sets;       /* struct set_desc, by rule-shape memo value */
+	struct set_dedup *dedup; /* equal pod sets share storage */
+	uint32_t dedup_mask;
+
 	struct vec rules, ports, words, idx; /* become the model's arrays */
 	struct vec pairs;      /* struct iso_pair */
+};
+
+struct set_desc {
+	uint8_t kind;
+	uint32_t off, n;
+};
+
+struct set_dedup {
+	bool used;
+	uint64_t hash;
+	struct set_desc set;
 };
 
 struct iso_pair {
@@ -551,23 +567,16 @@ static const char *selector_key(struct build *bd, char kind, const struct pol_se
 	return bd->keybuf.p;
 }
 
-/* Find or make the memo entry for sel; *fresh says whether its set (nwords
- * words, zeroed) must still be computed. Returns the word offset, or -1. */
-static ptrdiff_t memo_get(struct build *bd, char kind, const struct pol_selector *sel,
-			  uint32_t nwords, bool *fresh)
+/* The memo entry for key: an existing one (*fresh false), or a new one
+ * holding an owned copy of key whose val the caller sets. NULL on ENOMEM. */
+static struct str_entry *memo_entry(struct build *bd, const char *key, bool *fresh)
 {
-	const char *key = selector_key(bd, kind, sel);
-	struct str_entry *e;
+	struct str_entry *e = str_tab_slot(&bd->memo, key, NULL);
 	char *own, **slot;
-	uint64_t *w;
-	size_t off;
 
-	if (!key)
-		return -1;
-	e = str_tab_slot(&bd->memo, key, NULL);
 	if (e->a) {
 		*fresh = false;
-		return (ptrdiff_t)e->val;
+		return e;
 	}
 	if (bd->memo_keys.n * 2 + 2 >= (size_t)bd->memo.mask) {
 		/* Grow the table: rehash the owned keys. */
@@ -575,7 +584,7 @@ static ptrdiff_t memo_get(struct build *bd, char kind, const struct pol_selector
 		size_t i;
 
 		if (str_tab_init(&nt, (bd->memo.mask + 1) * 2) < 0)
-			return -1;
+			return NULL;
 		for (i = 0; i < bd->memo.mask + 1; i++) {
 			struct str_entry *oe = &bd->memo.e[i], *ne;
 
@@ -590,18 +599,36 @@ static ptrdiff_t memo_get(struct build *bd, char kind, const struct pol_selector
 	}
 	own = strdup(key);
 	slot = own ? vec_push(&bd->memo_keys, 1) : NULL;
-	off = bd->memo_bits.n;
-	w = slot ? vec_push(&bd->memo_bits, nwords) : NULL;
-	if (!w) {
-		if (slot)
-			bd->memo_keys.n--;
+	if (!slot) {
 		free(own);
-		return -1;
+		return NULL;
 	}
 	*slot = own;
-	memset(w, 0, nwords * sizeof(*w));
-	str_tab_fill(e, own, NULL, (uint32_t)off);
+	str_tab_fill(e, own, NULL, 0);
 	*fresh = true;
+	return e;
+}
+
+/* Find or make the memo entry for sel; *fresh says whether its set (nwords
+ * words, zeroed) must still be computed. Returns the word offset, or -1. */
+static ptrdiff_t memo_get(struct build *bd, char kind, const struct pol_selector *sel,
+			  uint32_t nwords, bool *fresh)
+{
+	const char *key = selector_key(bd, kind, sel);
+	struct str_entry *e = key ? memo_entry(bd, key, fresh) : NULL;
+	uint64_t *w;
+	size_t off;
+
+	if (!e)
+		return -1;
+	if (!*fresh)
+		return (ptrdiff_t)e->val;
+	off = bd->memo_bits.n;
+	w = vec_push(&bd->memo_bits, nwords);
+	if (!w || off > UINT32_MAX)
+		return -1;
+	memset(w, 0, nwords * sizeof(*w));
+	e->val = (uint32_t)off;
 	return (ptrdiff_t)off;
 }
 
@@ -805,12 +832,184 @@ static int compile_ports(struct build *bd, const struct pol_rule *r, struct crul
 	return 0;
 }
 
+/* Rules with the same selector peers (and, when a peer has no namespace
+ * selector, the same namespace) get the same pod set: key them. */
+static const char *rule_key(struct build *bd, const struct pol_policy *pol, const struct pol_rule *r)
+{
+	size_t k, len;
+	char *p;
+
+	bd->rulekey.n = 0;
+	if (!(p = vec_push(&bd->rulekey, 1)))
+		return NULL;
+	*p = 'R';
+	for (k = 0; k < r->n_peers; k++) {
+		const struct pol_peer *peer = &r->peers[k];
+		const struct pol_selector *sels[2] = { peer->pod_sel, peer->ns_sel };
+		int s;
+
+		if (peer->ipblock || (!peer->pod_sel && !peer->ns_sel))
+			continue;
+		for (s = 0; s < 2; s++) {
+			const char *part = "-";
+
+			if (sels[s])
+				part = selector_key(bd, s ? 'n' : 'p', sels[s]);
+			else if (s == 1)
+				part = pol->ns;
+			if (!part)
+				return NULL;
+			len = strlen(part);
+			if (!(p = vec_push(&bd->rulekey, len + 1)))
+				return NULL;
+			memcpy(p, part, len);
+			p[len] = '\4';
+		}
+	}
+	if (!(p = vec_push(&bd->rulekey, 1)))
+		return NULL;
+	*p = '\0';
+	return bd->rulekey.p;
+}
+
+static uint64_t set_hash(const uint64_t *w, uint32_t nw)
+{
+	uint64_t h = 0x84222325cbf29ce4ULL;
+	uint32_t i;
+
+	for (i = 0; i < nw; i++) {
+		h ^= w[i];
+		h *= 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+/* Store the set in scratch (count members) once: equal sets share storage. */
+static int store_set(struct build *bd, uint32_t count, struct set_desc *out)
+{
+	uint32_t i, nw = bd->words_per_set, n_pods = bd->m->n_pods;
+	uint64_t h;
+	struct set_dedup *d;
+
+	memset(out, 0, sizeof(*out));
+	if (count == 0) {
+		out->kind = SET_NONE;
+		return 0;
+	}
+	if (count == n_pods) {
+		out->kind = SET_ALL;
+		return 0;
+	}
+	h = set_hash(bd->scratch, nw);
+	for (i = (uint32_t)h & bd->dedup_mask;; i = (i + 1) & bd->dedup_mask) {
+		d = &bd->dedup[i];
+		if (!d->used)
+			break;
+		if (d->hash != h || d->set.n != count)
+			continue;
+		if (d->set.kind == SET_BITS &&
+		    memcmp((uint64_t *)bd->words.p + d->set.off, bd->scratch, nw * sizeof(uint64_t)))
+			continue;
+		if (d->set.kind == SET_LIST) {
+			const uint32_t *a = (const uint32_t *)bd->idx.p + d->set.off;
+			uint32_t k;
+
+			for (k = 0; k < count && bit_test(bd->scratch, a[k]); k++)
+				;
+			if (k < count)
+				continue;
+		}
+		*out = d->set;
+		return 0;
+	}
+	out->n = count;
+	if (count < n_pods / 32) {
+		uint32_t *a = vec_push(&bd->idx, count), n = 0;
+
+		if (!a)
+			return -1;
+		out->kind = SET_LIST;
+		out->off = (uint32_t)(bd->idx.n - count);
+		for (i = 0; i < nw; i++) {
+			uint64_t w = bd->scratch[i];
+
+			while (w) {
+				a[n++] = i * 64 + (uint32_t)__builtin_ctzll(w);
+				w &= w - 1;
+			}
+		}
+	} else {
+		uint64_t *w = vec_push(&bd->words, nw);
+
+		if (!w)
+			return -1;
+		out->kind = SET_BITS;
+		out->off = (uint32_t)(bd->words.n - nw);
+		memcpy(w, bd->scratch, nw * sizeof(uint64_t));
+	}
+	/* The table holds one entry per rule at most, so it never fills. */
+	d->used = true;
+	d->hash = h;
+	d->set = *out;
+	return 0;
+}
+
+/* The pod set of a rule's selector peers, memoised per rule shape. */
+static int rule_pod_set(struct build *bd, const struct pol_policy *pol, const struct pol_rule *r,
+			struct set_desc *out)
+{
+	uint32_t count = 0, i, nw = bd->words_per_set;
+	struct set_desc *sd;
+	struct str_entry *e;
+	const char *key;
+	bool fresh, any_sel = false;
+	size_t k;
+
+	for (k = 0; k < r->n_peers && !any_sel; k++)
+		any_sel = !r->peers[k].ipblock && (r->peers[k].pod_sel || r->peers[k].ns_sel);
+	if (!any_sel) {
+		/* ipBlock peers only (a peer without any of the three is invalid
+		 * and rejected by the loader; here it matches nothing) */
+		memset(out, 0, sizeof(*out));
+		out->kind = SET_NONE;
+		return 0;
+	}
+	key = rule_key(bd, pol, r);
+	e = key ? memo_entry(bd, key, &fresh) : NULL;
+	if (!e)
+		return -1;
+	if (!fresh) {
+		*out = ((struct set_desc *)bd->sets.p)[e->val];
+		return 0;
+	}
+	memset(bd->scratch, 0, nw * sizeof(uint64_t));
+	for (k = 0; k < r->n_peers; k++) {
+		const struct pol_peer *peer = &r->peers[k];
+
+		if (peer->ipblock || (!peer->pod_sel && !peer->ns_sel))
+			continue;
+		if (peer_pods(bd, pol, peer, bd->scratch) < 0)
+			return -1;
+	}
+	for (i = 0; i < nw; i++)
+		count += (uint32_t)__builtin_popcountll(bd->scratch[i]);
+	if (store_set(bd, count, out) < 0)
+		return -1;
+	sd = vec_push(&bd->sets, 1);
+	if (!sd)
+		return -1;
+	*sd = *out;
+	e->val = (uint32_t)(bd->sets.n - 1);
+	return 0;
+}
+
 static int compile_rule(struct build *bd, const struct pol_policy *pol, const struct pol_rule *r)
 {
 	const struct pol_ipblock **blocks = NULL;
 	struct crule *cr = vec_push(&bd->rules, 1);
-	uint32_t n_blocks = 0, count = 0, i, nw = bd->words_per_set;
-	bool any_sel = false;
+	struct set_desc set;
+	uint32_t n_blocks = 0, i;
 	size_t k;
 
 	if (!cr)
@@ -822,52 +1021,15 @@ static int compile_rule(struct build *bd, const struct pol_policy *pol, const st
 		cr->all_peers = true;
 		return 0;
 	}
-	memset(bd->scratch, 0, nw * sizeof(uint64_t));
-	for (k = 0; k < r->n_peers; k++) {
-		const struct pol_peer *peer = &r->peers[k];
-
-		if (peer->ipblock) {
-			n_blocks++;
-			continue;
-		}
-		if (!peer->pod_sel && !peer->ns_sel)
-			continue; /* invalid; the loader rejects it: matches nothing */
-		any_sel = true;
-		if (peer_pods(bd, pol, peer, bd->scratch) < 0)
-			return -1;
-	}
-	if (any_sel)
-		for (i = 0; i < nw; i++)
-			count += (uint32_t)__builtin_popcountll(bd->scratch[i]);
-	if (count == 0) {
-		cr->set_kind = SET_NONE;
-	} else if (count == bd->m->n_pods) {
-		cr->set_kind = SET_ALL;
-	} else if (count < bd->m->n_pods / 32) {
-		uint32_t *out = vec_push(&bd->idx, count), n = 0;
-
-		if (!out)
-			return -1;
-		cr->set_kind = SET_LIST;
-		cr->set_off = (uint32_t)(bd->idx.n - count);
-		cr->set_n = count;
-		for (i = 0; i < nw; i++) {
-			uint64_t w = bd->scratch[i];
-
-			while (w) {
-				out[n++] = i * 64 + (uint32_t)__builtin_ctzll(w);
-				w &= w - 1;
-			}
-		}
-	} else {
-		uint64_t *out = vec_push(&bd->words, nw);
-
-		if (!out)
-			return -1;
-		cr->set_kind = SET_BITS;
-		cr->set_off = (uint32_t)(bd->words.n - nw);
-		memcpy(out, bd->scratch, nw * sizeof(uint64_t));
-	}
+	/* cr may move while the set is stored: only the rules vec moves it,
+	 * and nothing below pushes to it. */
+	if (rule_pod_set(bd, pol, r, &set) < 0)
+		return -1;
+	cr->set_kind = set.kind;
+	cr->set_off = set.off;
+	cr->set_n = set.n;
+	for (k = 0; k < r->n_peers; k++)
+		n_blocks += r->peers[k].ipblock != NULL;
 	if (!n_blocks)
 		return 0;
 	blocks = calloc(n_blocks, sizeof(*blocks));
@@ -999,6 +1161,9 @@ static void build_release(struct build *bd)
 	free(bd->memo_bits.p);
 	free(bd->memo.e);
 	free(bd->keybuf.p);
+	free(bd->rulekey.p);
+	free(bd->sets.p);
+	free(bd->dedup);
 	free(bd->label_idx.e);
 	free(bd->post_off);
 	free(bd->post);
@@ -1024,6 +1189,8 @@ struct pol_model *pol_model_build(struct pol_cluster *cluster,
 	bd.memo_keys.size = sizeof(char *);
 	bd.memo_bits.size = sizeof(uint64_t);
 	bd.keybuf.size = 1;
+	bd.rulekey.size = 1;
+	bd.sets.size = sizeof(struct set_desc);
 	bd.rules.size = sizeof(struct crule);
 	bd.ports.size = sizeof(struct cport);
 	bd.words.size = sizeof(uint64_t);
@@ -1058,6 +1225,18 @@ struct pol_model *pol_model_build(struct pol_cluster *cluster,
 	bd.scratch = calloc(bd.words_per_set, sizeof(uint64_t));
 	if (!bd.scratch || str_tab_init(&bd.memo, 64) < 0)
 		goto fail;
+	{
+		size_t n_rules = 0, i;
+		uint32_t cap;
+
+		for (i = 0; i < m->cluster->n_policies; i++)
+			n_rules += m->cluster->policies[i]->n_ingress + m->cluster->policies[i]->n_egress;
+		cap = tab_size(n_rules);
+		bd.dedup = calloc(cap, sizeof(*bd.dedup));
+		if (!bd.dedup)
+			goto fail;
+		bd.dedup_mask = cap - 1;
+	}
 	if (compile_policies(&bd) < 0 || build_lists(&bd) < 0)
 		goto fail;
 	/* Hand the arrays over to the model. */

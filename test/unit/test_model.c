@@ -576,6 +576,12 @@ static void test_large_scope(void)
 	fx_expr(peer->ns_sel, "kubernetes.io/metadata.name", POL_SEL_IN, "ns1,ns2");
 	r = fx_rule(p, false);
 	fx_peer(r, "app=a4,tier=t2", "kubernetes.io/metadata.name=ns1"); /* small: sorted list */
+	/* Same rule shape in two namespaces: a podSelector alone means each
+	 * policy's own namespace, so the memoised sets must differ. */
+	p = fx_policy(c, "ns1", "same-shape-1", "app=a0", "I");
+	fx_peer(fx_rule(p, false), "tier=t0", NULL);
+	p = fx_policy(c, "ns2", "same-shape-2", "app=a0", "I");
+	fx_peer(fx_rule(p, false), "tier=t0", NULL);
 	m = build(c, NULL);
 	if (!m)
 		return;
@@ -599,6 +605,14 @@ static void test_large_scope(void)
 		}
 	}
 	T_ASSERT(bad == 0, "%d of 899 large-scope verdicts wrong", bad);
+	/* p1 (ns1, app=a1) -> p7 (ns1, app=a0) needs tier=t0: p1 is t1 */
+	T_ASSERT(!ok(m, "10.7.0.2", "10.7.0.8", TCP, 80), "same shape: ns1 refuses t1");
+	/* p4 (ns1, tier=t0) -> p7: allowed; p8 (ns2, tier=t0) -> p7: other namespace */
+	T_ASSERT(ok(m, "10.7.0.5", "10.7.0.8", TCP, 80), "same shape: ns1 allows its own t0");
+	T_ASSERT(!ok(m, "10.7.0.9", "10.7.0.8", TCP, 80), "same shape: ns2's t0 is not ns1's");
+	/* p14 (ns2, app=a0) accepts p8 (ns2, t0) but not p4 (ns1, t0) */
+	T_ASSERT(ok(m, "10.7.0.9", "10.7.0.15", TCP, 80) && !ok(m, "10.7.0.5", "10.7.0.15", TCP, 80),
+		 "same shape: ns2 uses its own namespace");
 	pol_model_free(m);
 }
 
