@@ -254,6 +254,11 @@ static int resolve_endpoint(const struct pol_model *model, const char *flag,
 			log_errx("explain: %s %s: no pod %s in namespace %s", flag, text, name, ns);
 		return CMD_USAGE;
 	}
+	if (ep->pod->phase == POL_PHASE_SUCCEEDED || ep->pod->phase == POL_PHASE_FAILED) {
+		log_errx("explain: %s %s: the pod has finished (phase %s); it has no network identity",
+			 flag, text, phase_name(ep->pod->phase));
+		return CMD_USAGE;
+	}
 	if (ep->pod->n_ips == 0) {
 		log_errx("explain: %s %s: the pod has no IP address (phase %s)",
 			 flag, text, phase_name(ep->pod->phase));
@@ -402,19 +407,16 @@ static void put_labels(struct flowline_buf *b, const struct pol_labels *l)
 
 static void put_selfail(struct flowline_buf *b, const struct pol_explain_selfail *f)
 {
+	if (f->have)
+		flowline_buf_printf(b, "has %s=%s", f->key, f->have);
+	else
+		flowline_buf_printf(b, "has no label %s", f->key);
 	if (!f->expr) {
-		if (f->have)
-			flowline_buf_printf(b, "needs %s=%s, has %s=%s", f->key, f->want, f->key, f->have);
-		else
-			flowline_buf_printf(b, "needs %s=%s, has no label %s", f->key, f->want, f->key);
+		flowline_buf_printf(b, ", needs %s=%s", f->key, f->want);
 		return;
 	}
-	flowline_buf_puts(b, "needs ");
+	flowline_buf_puts(b, ", needs ");
 	put_expr(b, f->expr);
-	if (f->have)
-		flowline_buf_printf(b, ", has %s=%s", f->key, f->have);
-	else
-		flowline_buf_printf(b, ", has no label %s", f->key);
 }
 
 static void put_ip(struct flowline_buf *b, const struct pol_ip *ip)
@@ -457,15 +459,24 @@ static void text_endpoint(struct flowline_buf *b, const char *title, enum pol_en
 	}
 }
 
+/* sep goes between the namespace and the pod part of a selector failure. */
 static void text_peer_fail(struct flowline_buf *b, const struct pol_explain *x,
-			   const struct pol_explain_dir *d, const struct pol_explain_peer *pf)
+			   const struct pol_explain_dir *d, const struct pol_explain_peer *pf,
+			   const char *sep)
 {
 	const struct pol_ip *other_ip = d->egress ? &x->flow.dst : &x->flow.src;
 	const struct pol_pod *other = d->egress ? x->verdict.dst_pod : x->verdict.src_pod;
 
 	switch (pf->fail) {
 	case POL_XF_NONE:
-		flowline_buf_puts(b, "matches");
+		if (pf->except || (!pf->ns_sel.failed && !pf->pod_sel.failed && !other)) {
+			put_ip(b, other_ip);
+			flowline_buf_puts(b, " is inside the CIDR");
+		} else if (other) {
+			flowline_buf_printf(b, "pod %s/%s matches", other->ns, other->name);
+		} else {
+			flowline_buf_puts(b, "matches");
+		}
 		return;
 	case POL_XF_NOT_A_POD:
 		put_ip(b, other_ip);
@@ -477,13 +488,13 @@ static void text_peer_fail(struct flowline_buf *b, const struct pol_explain *x,
 		return;
 	case POL_XF_SELECTOR:
 		if (pf->ns_sel.failed) {
-			flowline_buf_printf(b, "namespace %s does not match: ", pf->peer_ns ? pf->peer_ns : "?");
+			flowline_buf_printf(b, "namespace %s ", pf->peer_ns ? pf->peer_ns : "?");
 			put_selfail(b, &pf->ns_sel);
 		}
 		if (pf->ns_sel.failed && pf->pod_sel.failed)
-			flowline_buf_puts(b, "; ");
+			flowline_buf_puts(b, sep);
 		if (pf->pod_sel.failed) {
-			flowline_buf_printf(b, "pod %s/%s does not match: ", other ? other->ns : "?",
+			flowline_buf_printf(b, "pod %s/%s ", other ? other->ns : "?",
 					    other ? other->name : "?");
 			put_selfail(b, &pf->pod_sel);
 		}
@@ -510,11 +521,14 @@ static void text_port_fail(struct flowline_buf *b, const struct pol_explain *x,
 
 	switch (pf->fail) {
 	case POL_XF_NONE:
-		flowline_buf_puts(b, "matches");
+		flowline_buf_puts(b, "matches ");
+		put_flow_port(b, &x->flow);
 		return;
 	case POL_XF_PROTOCOL:
 		flowline_buf_printf(b, "protocol %s, the connection is %s",
 				    pol_proto_name(p->proto), pol_proto_name(x->flow.proto));
+		if (x->flow.proto == POL_PROTO_ICMP || x->flow.proto == POL_PROTO_ICMPV6)
+			flowline_buf_puts(b, " (only a rule without ports matches ICMP)");
 		return;
 	case POL_XF_PORT:
 		flowline_buf_printf(b, "the connection is to port %u", x->flow.port);
@@ -552,8 +566,8 @@ static void text_rule(struct flowline_buf *b, const struct pol_explain *x,
 				continue;
 			flowline_buf_printf(b, "      %s[%zu] ", peers_key, i);
 			put_peer(b, &rule->peers[i], pol);
-			flowline_buf_puts(b, ": ");
-			text_peer_fail(b, x, d, &r->peers[i]);
+			flowline_buf_puts(b, r->peers[i].fail == POL_XF_NONE ? "\n          ok: " : "\n          no: ");
+			text_peer_fail(b, x, d, &r->peers[i], "\n          no: ");
 			flowline_buf_puts(b, "\n");
 		}
 	}
@@ -566,7 +580,7 @@ static void text_rule(struct flowline_buf *b, const struct pol_explain *x,
 			continue;
 		flowline_buf_printf(b, "      ports[%zu] ", i);
 		put_port(b, &rule->ports[i]);
-		flowline_buf_puts(b, ": ");
+		flowline_buf_puts(b, r->ports[i].fail == POL_XF_NONE ? "\n          ok: " : "\n          no: ");
 		text_port_fail(b, x, &rule->ports[i], &r->ports[i]);
 		flowline_buf_puts(b, "\n");
 	}
@@ -631,6 +645,19 @@ static void text_dir(struct flowline_buf *b, const struct pol_explain *x, const 
 			flowline_buf_printf(b, "closest of %zu rules is %s[%d]:\n", ep->n_rules, dname, ep->closest);
 		text_rule(b, x, d, ep, &ep->rules[ep->closest], ep->closest, false);
 	}
+	flowline_buf_printf(b, "  To allow it, a policy of namespace %s selecting this pod needs an %s rule\n"
+			    "  that matches ", d->pod->ns, dname);
+	{
+		const struct pol_pod *other = d->egress ? x->verdict.dst_pod : x->verdict.src_pod;
+
+		if (other)
+			flowline_buf_printf(b, "pod %s/%s", other->ns, other->name);
+		else
+			put_ip(b, d->egress ? &x->flow.dst : &x->flow.src);
+	}
+	flowline_buf_puts(b, " and ");
+	put_flow_port(b, &x->flow);
+	flowline_buf_puts(b, ".\n");
 }
 
 static void text_output(struct flowline_buf *b, const struct pol_explain *x)
@@ -646,8 +673,19 @@ static void text_output(struct flowline_buf *b, const struct pol_explain *x)
 	flowline_buf_puts(b, "\n");
 	text_endpoint(b, "Source", v->src_kind, v->src_pod, &x->flow.src, x->src_ns);
 	text_endpoint(b, "Destination", v->dst_kind, v->dst_pod, &x->flow.dst, x->dst_ns);
-	flowline_buf_printf(b, "Verdict     %s: ", v->allowed ? "ALLOW" : "DENY");
-	flowline_format_reason_text(b, v);
+	flowline_buf_printf(b, "Verdict     %s", v->allowed ? "ALLOW" : "DENY");
+	if (v->reason == POL_REASON_SELF)
+		flowline_buf_puts(b, ": a pod may always reach itself");
+	else if (v->reason == POL_REASON_NODE)
+		flowline_buf_puts(b, ": traffic between a pod and its own node is always allowed");
+	else if (!v->allowed && !x->egress.allowed && !x->ingress.allowed)
+		flowline_buf_puts(b, ": both the source's egress and the destination's ingress deny it");
+	else if (!v->allowed && !x->egress.allowed)
+		flowline_buf_puts(b, ": the source's egress denies it");
+	else if (!v->allowed)
+		flowline_buf_puts(b, ": the destination's ingress denies it");
+	else
+		flowline_buf_puts(b, ": egress and ingress both allow it");
 	flowline_buf_puts(b, "\n");
 	if (v->reason != POL_REASON_POLICY)
 		return;
@@ -777,7 +815,7 @@ static void peer_fail_text(struct flowline_buf *b, const void *arg)
 {
 	const struct fail_arg *fa = arg;
 
-	text_peer_fail(b, fa->x, fa->d, fa->peer);
+	text_peer_fail(b, fa->x, fa->d, fa->peer, "; ");
 }
 
 static void port_fail_text(struct flowline_buf *b, const void *arg)

@@ -268,6 +268,8 @@ def run_step(npshim, workdir, shape, cluster, step):
                            capture_output=True, text=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         return [f"simulate timed out after {TIMEOUT}s ({shape})"], 0, 0, 0, 0, []
+    except OSError as e:
+        return [f"cannot run {npshim}: {e}"], 0, 0, 0, 0, []
     if r.returncode != 0:
         return [f"simulate exited {r.returncode} ({shape}): {r.stderr.strip()[:2000]}"], 0, 0, 0, 0, []
     lines = r.stdout.splitlines()
