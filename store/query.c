@@ -595,7 +595,7 @@ int store_query_coverage(struct store_reader *r, int64_t since, int64_t until,
 			s = lo;
 		if (e > hi)
 			e = hi;
-		if (e <= s)
+		if (e < s)
 			continue;
 		if (!*first_ms || s < *first_ms)
 			*first_ms = s;

@@ -318,13 +318,6 @@ static int migrate(struct store *s)
 	}
 	if (version == STORE_SCHEMA_VERSION)
 		return 0;
-	if (version == 0) {
-		/* Must precede the first table: lets retention give pages
-		 * back to the file system (PRAGMA incremental_vacuum). */
-		ret = exec(s, "PRAGMA auto_vacuum = INCREMENTAL", "setting auto_vacuum");
-		if (ret)
-			return ret;
-	}
 	ret = exec(s, "BEGIN IMMEDIATE", "starting the schema migration");
 	if (ret)
 		return ret;
@@ -410,6 +403,12 @@ int store_open(const char *path, const char *node, struct store **out,
 	 * stray second writer; the store thread can afford it, packet
 	 * threads never see it. */
 	sqlite3_busy_timeout(s->db, 1000);
+	/* Lets retention give pages back to the file system (PRAGMA
+	 * incremental_vacuum). Only takes effect on a new, empty file, so it
+	 * must come before WAL mode writes the first page; a no-op later. */
+	ret = exec(s, "PRAGMA auto_vacuum = INCREMENTAL", "setting auto_vacuum");
+	if (ret)
+		goto fail_close;
 	{
 		sqlite3_stmt *st;
 
