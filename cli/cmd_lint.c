@@ -15,6 +15,7 @@
 #include "core/flags.h"
 #include "k8s/decode.h"
 #include "k8s/diag.h"
+#include "k8s/files.h"
 #include "k8s/jsonpos.h"
 #include "k8s/yamlpos.h"
 #include "policy/lint.h"
@@ -22,8 +23,6 @@
 #include "store/query.h"
 
 #define LINT_SCHEMA "npshim-lint/v1"
-/* Cluster files are manifests, not databases; a larger one is a mistake. */
-#define LINT_MAX_FILE (256u << 20)
 
 static void usage(FILE *out)
 {
@@ -230,9 +229,9 @@ static void scan_file(struct cidr_scan *cs, const char *path)
 		}
 		got = fread(data + len, 1, cap - len, f);
 		len += got;
-	} while (got > 0 && len <= LINT_MAX_FILE);
+	} while (got > 0 && len <= K8S_FILE_MAX);
 	fclose(f);
-	if (cs->oom || !data || len > LINT_MAX_FILE) {
+	if (cs->oom || !data || len > K8S_FILE_MAX) {
 		free(data);
 		return;
 	}
@@ -284,7 +283,8 @@ static void scan_path(struct cidr_scan *cs, const char *path, int depth)
 		scan_file(cs, path);
 		return;
 	}
-	if (depth > 16 || !(d = opendir(path)))
+	/* as the loader: a directory's manifests, not its subdirectories */
+	if (depth > 0 || !(d = opendir(path)))
 		return;
 	while ((de = readdir(d))) {
 		char *full;
@@ -295,7 +295,7 @@ static void scan_path(struct cidr_scan *cs, const char *path, int depth)
 			cs->oom = true;
 			break;
 		}
-		if (stat(full, &st) < 0 || (!S_ISDIR(st.st_mode) && !manifest_name(de->d_name))) {
+		if (stat(full, &st) < 0 || S_ISDIR(st.st_mode) || !manifest_name(de->d_name)) {
 			free(full);
 			continue;
 		}
@@ -314,7 +314,8 @@ static void scan_path(struct cidr_scan *cs, const char *path, int depth)
 		names[n++] = full;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		scan_path(cs, names[i], depth + 1);
 		free(names[i]);
@@ -411,6 +412,14 @@ static int usage_row(void *ctx, size_t ncols, const char *const *names,
 	return a->oom ? -1 : 0;
 }
 
+static int count_row(void *ctx, size_t ncols, const char *const *names,
+		     const struct store_val *vals)
+{
+	if (ncols >= 1 && vals[0].type == STORE_VAL_INT)
+		*(int64_t *)ctx = vals[0].i;
+	return 0;
+}
+
 static void usage_free(struct usage_acc *a)
 {
 	for (size_t i = 0; i < a->n_pool; i++)
@@ -423,7 +432,7 @@ static int load_usage(const char *const *dbs, size_t n, int64_t since, struct us
 {
 	char err[512], sql[256];
 	struct store_reader *r;
-	int64_t now = (int64_t)time(NULL), covered = 0, first = 0;
+	int64_t now = (int64_t)time(NULL), covered = 0, first = 0, partial = 0;
 	int rc;
 
 	r = store_reader_open(dbs, n, err, sizeof(err));
@@ -438,6 +447,17 @@ static int load_usage(const char *const *dbs, size_t n, int64_t since, struct us
 		 "GROUP BY policies",
 		 (long long)since * 1000);
 	rc = store_query_sql(r, sql, usage_row, a, err, sizeof(err));
+	if (rc == 0) {
+		/* With --record denied, an allowing policy is never written down:
+		 * "decided no flow" would be a guess. */
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) AS n FROM runs WHERE record != 'all' AND last_seen >= %lld",
+			 (long long)since * 1000);
+		rc = store_query_sql(r, sql, count_row, &partial, err, sizeof(err));
+		if (rc == 0 && partial > 0)
+			a->u.unusable = "the databases hold denied flows only (npshim run --record "
+					"denied): allowing policies never show; record with --record all";
+	}
 	if (rc == 0)
 		rc = store_query_coverage(r, since, now + 1, &covered, &first, err, sizeof(err));
 	store_reader_close(r);
@@ -446,7 +466,7 @@ static int load_usage(const char *const *dbs, size_t n, int64_t since, struct us
 		return CMD_FAILURE;
 	}
 	if (rc != 0) {
-		fprintf(stderr, "npshim lint: --db: %s\n", err);
+		fprintf(stderr, "npshim lint: reading the flow databases: %s\n", err);
 		return CMD_FAILURE;
 	}
 	a->u.since = first > 0 ? first / 1000 : since;

@@ -21,6 +21,7 @@ int cmd_explain(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_lint(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 

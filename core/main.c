@@ -18,6 +18,7 @@ static const struct {
 } subcommands[] = {
 	{ "simulate", cmd_simulate, "Decide flow lines against cluster files (offline)" },
 	{ "explain", cmd_explain, "Explain why one connection is allowed or denied (offline)" },
+	{ "lint", cmd_lint, "Check NetworkPolicies for classic mistakes (CI gate)" },
 	{ "flows", cmd_flows, "Query recorded flows (SQLite, one or more nodes)" },
 	{ "report", cmd_report, "Readiness gate: would-deny flows per namespace in a window" },
 };

@@ -561,14 +561,15 @@ static bool peer_has_pod(struct lint *L, const struct pol_policy *pol,
 	return !pe->pod_sel || pol_selector_matches(pe->pod_sel, &pod->labels);
 }
 
-/* A peer naming particular clients: not an ipBlock and not "every pod of
- * every namespace". Open peers state no intent about who the clients are,
+/* A peer naming particular clients: a non-empty pod or namespace selector,
+ * not an ipBlock. Open peers state no intent about who the clients are,
  * so a one-sided path through them is no mistake. */
 static bool peer_specific(const struct pol_peer *pe)
 {
 	if (pe->ipblock)
 		return false;
-	return !(pe->ns_sel && sel_empty(pe->ns_sel) && sel_empty(pe->pod_sel));
+	/* "every pod of my namespace" ({}) is as generic as "every namespace" */
+	return !sel_empty(pe->pod_sel) || !sel_empty(pe->ns_sel);
 }
 
 static bool policy_selects(const struct pol_policy *p, const struct pol_pod *pod)
@@ -1016,7 +1017,8 @@ static int build_classes(struct lint *L)
 		if (pod_ident(c->pods[i]))
 			idx[n++] = i;
 	}
-	qsort_r(idx, n, sizeof(*idx), cmp_pod_class, (void *)c);
+	if (n)
+		qsort_r(idx, n, sizeof(*idx), cmp_pod_class, (void *)c);
 	L->cls = calloc(n ? n : 1, sizeof(*L->cls));
 	if (!L->cls)
 		return -1;
@@ -1237,10 +1239,14 @@ static void emit_one_sided(struct lint *L, struct side *sd)
 	if (sd->pt)
 		sb_printf(&loc, ".ports[%zu]", sd->pj);
 	port_text(&port, sd->t_proto, sd->pt, sd->t_port);
-	if (sd->peer->pod_sel)
+	if (!sel_empty(sd->peer->pod_sel))
 		sel_text(&sel, sd->peer->pod_sel);
 	else
 		sb_puts(&sel, "every pod");
+	if (sd->peer->ns_sel) {
+		sb_puts(&sel, " of namespaces ");
+		sel_text(&sel, sd->peer->ns_sel);
+	}
 	if (sd->ingress) {
 		sb_printf(&msg, "%s/%s admits %s from %zu pod%s in %s (%s), but their egress "
 			  "policies (", P->ns, P->name, port.s ? port.s : "", n_far,
@@ -1480,8 +1486,9 @@ static void lint_dns(struct lint *L)
 			sb_printf(&msg, "%zu pod%s in %s %s isolated for egress (by ", n,
 				  n == 1 ? "" : "s", gns, n == 1 ? "is" : "are");
 			policy_list_text(&msg, iso.p, iso.n);
-			sb_printf(&msg, ") and can reach %s nor port 53 anywhere, so name "
-				  "resolution fails", n_dns ? "no cluster DNS pod" : "no DNS pod (none labelled k8s-app=kube-dns in the input)");
+			sb_printf(&msg, ") and can reach neither %s nor port 53 anywhere, so name "
+				  "resolution fails", n_dns ? "a cluster DNS pod"
+				  : "a DNS pod (none labelled k8s-app=kube-dns in the input)");
 			dsel.match_labels.items = &dl;
 			dsel.match_labels.n = 1;
 			sb_printf(&fix, "allow DNS for every pod of %s:\n", gns);
@@ -2269,6 +2276,10 @@ static void lint_usage(struct lint *L)
 		skip_rule(L, POL_LINT_POLICY_UNUSED_IN_WINDOW, "no recorded flows given (--db)");
 		return;
 	}
+	if (u->unusable) {
+		skip_rule(L, POL_LINT_POLICY_UNUSED_IN_WINDOW, u->unusable);
+		return;
+	}
 	if (!u->n_flows) {
 		skip_rule(L, POL_LINT_POLICY_UNUSED_IN_WINDOW, "no flow recorded in the window");
 		return;
@@ -2286,8 +2297,11 @@ static void lint_usage(struct lint *L)
 			       strcmp(u->decided[i].ns, P->ns) == 0 &&
 			       strcmp(u->decided[i].name, P->name) == 0;
 		/* a policy selecting no pod is NP010's finding, with a better
-		 * explanation than "unused" */
-		if (used || (c->n_pods && !count_pods(L, &P->pod_sel, P->ns)))
+		 * explanation than "unused"; a policy without rules (a default
+		 * deny) works by denying, and a window without denied traffic is
+		 * its goal, not a sign it is stale */
+		if (used || (c->n_pods && !count_pods(L, &P->pod_sel, P->ns)) ||
+		    (!P->n_ingress && !P->n_egress))
 			continue;
 		f_policy(L, &f, P, "policy");
 		sb_printf(&msg, "%s/%s decided none of the %llu flows recorded between %s and %s",
@@ -2375,7 +2389,8 @@ struct pol_lint_report *pol_lint_run(const struct pol_model *model,
 		errno = ENOMEM;
 		return NULL;
 	}
-	qsort(L.rep->items, L.rep->n, sizeof(*L.rep->items), cmp_finding);
+	if (L.rep->n)
+		qsort(L.rep->items, L.rep->n, sizeof(*L.rep->items), cmp_finding);
 	for (size_t i = 0; i < L.rep->n; i++)
 		L.rep->count[L.rep->items[i].severity]++;
 	return L.rep;

@@ -143,6 +143,10 @@ struct pol_lint_usage {
 	uint64_t n_flows; /* flows recorded in the window; 0 makes NP013 skip */
 	const struct pol_lint_policy_ref *decided;
 	size_t n_decided;
+	/* Set when the recording cannot answer the question (for example it
+	 * kept denied flows only, so allowing policies never show): NP013 is
+	 * skipped with this reason. */
+	const char *unusable;
 };
 
 /* One ipBlock CIDR (or except entry) as written in a policy, found by the
