@@ -308,9 +308,9 @@ static bool want(struct dc *d, const cJSON *n, bool ok, const char *what)
 	if (ok)
 		return true;
 	if (cJSON_IsBool(n) && !strcmp(what, "a string"))
-		derr(d, n, "must be a string, got boolean (quote it in YAML)");
+		derr(d, n, "must be a string, got boolean (quote it)");
 	else if (cJSON_IsNumber(n) && !strcmp(what, "a string"))
-		derr(d, n, "must be a string, got number (quote it in YAML)");
+		derr(d, n, "must be a string, got number (quote it)");
 	else
 		derr(d, n, "must be %s, got %s", what, type_name(n));
 	return false;

@@ -311,7 +311,7 @@ static void test_policy_errors(void)
 		"    matchLabels:\n"
 		"      enabled: yes\n",
 		"t.yaml:9:16: error: NetworkPolicy prod/p: spec.podSelector.matchLabels[\"enabled\"]: "
-		"must be a string, got boolean (quote it in YAML)");
+		"must be a string, got boolean (quote it)");
 	expect_spec_error("label value number",
 		"  podSelector:\n"
 		"    matchLabels:\n"
