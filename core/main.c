@@ -21,6 +21,9 @@ static const struct {
 	{ "lint", cmd_lint, "Check NetworkPolicies for classic mistakes (CI gate)" },
 	{ "flows", cmd_flows, "Query recorded flows (SQLite, one or more nodes)" },
 	{ "report", cmd_report, "Readiness gate: would-deny flows per namespace in a window" },
+	{ "run", cmd_run, "Run the node daemon: enforce or audit policy through NFQUEUE" },
+	{ "rules", cmd_rules, "Install, remove or show the iptables rules that feed the queue" },
+	{ "status", cmd_status, "Show the running daemon's mode, model and queue counters" },
 };
 
 static const size_t n_subcommands = sizeof(subcommands) / sizeof(subcommands[0]);

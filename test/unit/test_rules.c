@@ -34,11 +34,11 @@ int main(void)
 
 	s = rules_render(&cfg, saved_fresh);
 	T_ASSERT(s != NULL, "render");
-	T_ASSERT(strstr(s, "*filter\n:NPSHIM - [0:0]\n") == s, "chain declared first: %s", s);
+	T_ASSERT(strstr(s, "*filter\n:NPSHIM - [0:0]\n") == s, "chain declared first: %s", s ? s : "(null)");
 	T_ASSERT(strstr(s, "-I FORWARD 1 -j NPSHIM\n") != NULL, "jump at position 1");
 	T_ASSERT(!strstr(s, "INPUT") && !strstr(s, "OUTPUT"), "only forward by default");
 	T_ASSERT(strstr(s, "--queue-balance 0:3 --queue-cpu-fanout --queue-bypass\n") != NULL,
-		 "balance + bypass: %s", s);
+		 "balance + bypass: %s", s ? s : "(null)");
 	T_ASSERT(strstr(s, "-m conntrack --ctstate NEW -j NFQUEUE") != NULL, "only NEW");
 	{
 		/* Save before RETURN before connmark test before queue. */
@@ -54,11 +54,11 @@ int main(void)
 	cfg.fail_open = false;
 	cfg.hooks = RULES_HOOK_FORWARD | RULES_HOOK_INPUT | RULES_HOOK_OUTPUT;
 	s = rules_render(&cfg, saved_ours);
-	T_ASSERT(s && strstr(s, "--queue-num 0\n") && !strstr(s, "bypass"), "single queue, closed: %s", s);
+	T_ASSERT(s && strstr(s, "--queue-num 0\n") && !strstr(s, "bypass"), "single queue, closed: %s", s ? s : "(null)");
 	T_ASSERT(s && strstr(s, "-I INPUT 1 -j NPSHIM\n") && strstr(s, "-I OUTPUT 1 -j NPSHIM\n"), "hooks");
 	/* Stale jumps (three in filter; nat and NPSHIMX untouched) go first. */
 	T_ASSERT(s && strstr(s, "-D INPUT -j NPSHIM\n-D FORWARD -j NPSHIM\n-D FORWARD -j NPSHIM\n-A NPSHIM"),
-		 "stale jumps removed in the same transaction: %s", s);
+		 "stale jumps removed in the same transaction: %s", s ? s : "(null)");
 	T_ASSERT(s && !strstr(s, "NPSHIMX") && !strstr(s, "PREROUTING"), "other chains untouched");
 	free(s);
 
@@ -76,7 +76,7 @@ int main(void)
 
 	s = rules_render_remove(saved_ours);
 	T_ASSERT(s && strcmp(s, "*filter\n-D INPUT -j NPSHIM\n-D FORWARD -j NPSHIM\n-D FORWARD -j NPSHIM\n"
-			     "-F NPSHIM\n-X NPSHIM\nCOMMIT\n") == 0, "remove script: %s", s);
+			     "-F NPSHIM\n-X NPSHIM\nCOMMIT\n") == 0, "remove script: %s", s ? s : "(null)");
 	free(s);
 	errno = 0;
 	T_ASSERT(rules_render_remove(saved_fresh) == NULL && errno == ENOENT, "nothing to remove");
