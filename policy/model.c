@@ -1000,6 +1000,9 @@ static int rule_pod_set(struct build *bd, const struct pol_policy *pol, const st
 	if (!sd)
 		return -1;
 	*sd = *out;
+	/* Matching the peers memoised selectors and may have grown the memo
+	 * table: find the entry again (the key is still in rulekey). */
+	e = str_tab_slot(&bd->memo, key, NULL);
 	e->val = (uint32_t)(bd->sets.n - 1);
 	return 0;
 }

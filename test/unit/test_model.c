@@ -616,6 +616,50 @@ static void test_large_scope(void)
 	pol_model_free(m);
 }
 
+/* One rule with hundreds of distinct selectors, followed by a rule of the
+ * same shape: the build-time memo grows while the first is compiled. */
+static void test_many_selectors(void)
+{
+	struct pol_cluster *c = pol_cluster_new();
+	struct pol_policy *p[2];
+	struct pol_model *m;
+	int i, k;
+
+	if (!c)
+		return;
+	for (i = 0; i < 300; i++) {
+		char name[16], labels[32], ip[32];
+
+		snprintf(name, sizeof(name), "n%d", i);
+		snprintf(labels, sizeof(labels), "idx=%d", i);
+		fx_ns(c, name, labels);
+		snprintf(ip, sizeof(ip), "10.8.%d.%d", i / 200, i % 200 + 1);
+		fx_pod(c, name, "p", "app=x", ip, NULL, NULL);
+	}
+	for (k = 0; k < 2; k++) {
+		struct pol_rule *r;
+
+		p[k] = fx_policy(c, k ? "n1" : "n0", k ? "many-1" : "many-0", "", "I");
+		r = fx_rule(p[k], false);
+		for (i = 0; i < 300; i += 2) {
+			char sel[32];
+
+			snprintf(sel, sizeof(sel), "idx=%d", i);
+			fx_peer(r, "", sel);
+			snprintf(sel, sizeof(sel), "app=x,idx=%d", i);
+			fx_peer(r, sel, NULL);
+		}
+	}
+	m = build(c, NULL);
+	if (!m)
+		return;
+	T_ASSERT(ok(m, "10.8.0.3", "10.8.0.1", TCP, 80) && !ok(m, "10.8.0.4", "10.8.0.1", TCP, 80),
+		 "n2 allowed into n0, n3 not");
+	T_ASSERT(ok(m, "10.8.0.101", "10.8.0.2", TCP, 80) && !ok(m, "10.8.0.102", "10.8.0.2", TCP, 80),
+		 "same shape in n1: n100 allowed, n101 not");
+	pol_model_free(m);
+}
+
 int main(void)
 {
 	test_no_policies();
@@ -627,5 +671,6 @@ int main(void)
 	test_self_node_staged_locality();
 	test_identity();
 	test_large_scope();
+	test_many_selectors();
 	return T_REPORT();
 }
