@@ -62,13 +62,20 @@ setup() {
 	ip -n $S addr add 10.77.2.2/24 dev s$sfx
 	ip -n $N addr add 10.77.1.1/24 dev nc$sfx
 	ip -n $N addr add 10.77.2.1/24 dev ns$sfx
+	ip -n $C addr add fd77:1::2/64 dev c$sfx nodad
+	ip -n $S addr add fd77:2::2/64 dev s$sfx nodad
+	ip -n $N addr add fd77:1::1/64 dev nc$sfx nodad
+	ip -n $N addr add fd77:2::1/64 dev ns$sfx nodad
 	for l in "$C c$sfx" "$S s$sfx" "$N nc$sfx" "$N ns$sfx" "$C lo" "$S lo" "$N lo"; do
 		set -- $l
 		ip -n "$1" link set "$2" up || return 1
 	done
 	ip -n $C route add default via 10.77.1.1 &&
 		ip -n $S route add default via 10.77.2.1 &&
-		ip netns exec $N sysctl -qw net.ipv4.ip_forward=1
+		ip -n $C -6 route add default via fd77:1::1 &&
+		ip -n $S -6 route add default via fd77:2::1 &&
+		ip netns exec $N sysctl -qw net.ipv4.ip_forward=1 &&
+		ip netns exec $N sysctl -qw net.ipv6.conf.all.forwarding=1
 }
 if ! setup; then
 	echo "skip: cannot build the network namespaces"
@@ -80,8 +87,9 @@ fi
 ip netns exec $S python3 -c '
 import socket, threading, sys
 def tcp(p):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", p)); s.listen(64)
+    s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", p)); s.listen(64)
     while True:
         c, _ = s.accept()
         try:
@@ -108,7 +116,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: client, namespace: demo, labels: {app: client}}
 spec: {nodeName: node-1, containers: [{name: c, image: x}]}
-status: {phase: Running, podIP: 10.77.1.2, hostIP: 10.77.0.1}
+status: {phase: Running, podIP: 10.77.1.2, podIPs: [{ip: 10.77.1.2}, {ip: "fd77:1::2"}], hostIP: 10.77.0.1}
 ---
 apiVersion: v1
 kind: Pod
@@ -116,7 +124,7 @@ metadata: {name: server, namespace: demo, labels: {app: server}}
 spec:
   nodeName: node-1
   containers: [{name: c, image: x, ports: [{name: http, containerPort: 8080}]}]
-status: {phase: Running, podIP: 10.77.2.2, hostIP: 10.77.0.1}
+status: {phase: Running, podIP: 10.77.2.2, podIPs: [{ip: 10.77.2.2}, {ip: "fd77:2::2"}], hostIP: 10.77.0.1}
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -130,10 +138,10 @@ EOF
 cp "$work/cluster.yaml" "$work/orig.yaml"
 
 inN() { ip netns exec $N "$@"; }
-tcp_ok() { # PORT: a connection from the client gets the greeting within 1 s
-	[ "$(ip netns exec $C timeout 1 bash -c "exec 3<>/dev/tcp/10.77.2.2/$1 && head -c2 <&3" 2>/dev/null)" = hi ]
+tcp_ok() { # PORT [ADDR]: a connection from the client gets the greeting within 1 s
+	[ "$(ip netns exec $C timeout 1 bash -c "exec 3<>/dev/tcp/${2:-10.77.2.2}/$1 && head -c2 <&3" 2>/dev/null)" = hi ]
 }
-tcp_blocked() { ! tcp_ok "$1"; }
+tcp_blocked() { ! tcp_ok "$@"; }
 status() { inN "$NPSHIM" status --socket "$sock" --output json; }
 st() { status | jq -r "$1"; }
 no_chain() {
@@ -198,6 +206,8 @@ fi
 ok "daemon starts"
 check "allowed: TCP 8080 connects" tcp_ok 8080
 check "denied: TCP 9090 is dropped" tcp_blocked 9090
+check "IPv6 allowed: TCP 8080 connects" tcp_ok 8080 fd77:2::2
+check "IPv6 denied: TCP 9090 is dropped" tcp_blocked 9090 fd77:2::2
 check "status: mode enforce, generation 1" test "$(st '"\(.mode) \(.model.generation)"')" = "enforce 1"
 check "status: counted accept and drop" test "$(st '(.totals.accepted >= 1) and (.totals.dropped >= 1) and (.totals.parse_errors == 0)')" = true
 check "status: 2 queues, kernel counters read" test "$(st '[.queues[] | select(.kernel_known)] | length')" = 2
@@ -251,6 +261,20 @@ else
 	cat "$work/daemon.log"
 fi
 check "audit: rules removed" no_chain
+
+echo "--- flow store"
+if start_daemon --mode enforce --db "$work/flows.db"; then
+	ok "daemon with --db starts"
+	tcp_blocked 9090
+	check "status: records go to the store" test "$(st .records.sink)" = store
+	stop_daemon
+	check "--db: exit 0" test $? -eq 0
+	"$NPSHIM" flows --db "$work/flows.db" --output json >"$work/flows.json" 2>"$work/flows.err"
+	check "the deny is in the store" jq -e >/dev/null '[.[] | select(.verdict == "deny" and .port == 9090)] | length >= 1' "$work/flows.json"
+else
+	ko "daemon with --db starts"
+	cat "$work/daemon.log"
+fi
 
 echo "--- startup errors"
 echo "kind: [" >"$work/bad.yaml"
