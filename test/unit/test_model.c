@@ -41,6 +41,11 @@ static struct pol_cluster *xyz(void)
 	return c;
 }
 
+static bool ip_eq_t(const struct pol_ip *a, const struct pol_ip *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
 static struct pol_model *build(struct pol_cluster *c, const struct pol_build_opts *o)
 {
 	char err[256];
@@ -660,6 +665,389 @@ static void test_many_selectors(void)
 	pol_model_free(m);
 }
 
+
+/* ---- randomised differential check against a direct reading of the spec */
+
+static uint64_t rs = 0x853c49e6748fea9bULL;
+
+static uint32_t rr(uint32_t n)
+{
+	rs ^= rs << 13;
+	rs ^= rs >> 7;
+	rs ^= rs << 17;
+	return n ? (uint32_t)(rs >> 20) % n : 0;
+}
+
+static const char *rkey(void)
+{
+	static const char *k[] = { "a", "b", "c", "d" };
+
+	return k[rr(4)];
+}
+
+static const char *rval(void)
+{
+	static const char *v[] = { "1", "2", "3" };
+
+	return v[rr(3)];
+}
+
+static void rlabels(struct pol_labels *l, int max)
+{
+	int i, n = (int)rr((uint32_t)max + 1);
+
+	for (i = 0; i < n; i++)
+		if (pol_labels_set(l, rkey(), rval()) < 0)
+			abort();
+}
+
+static struct pol_selector *rsel(void)
+{
+	struct pol_selector *s = fx_sel("");
+	int i, n = (int)rr(3);
+
+	rlabels(&s->match_labels, 1);
+	for (i = 0; i < n; i++) {
+		char vals[8];
+
+		snprintf(vals, sizeof(vals), "%s,%s", rval(), rval());
+		fx_expr(s, rkey(), (enum pol_sel_op)rr(4), vals);
+	}
+	return s;
+}
+
+static void rrules(struct pol_policy *p, bool egress)
+{
+	static const char *cidrs[] = { "10.9.0.0/16", "10.9.0.0/24", "10.9.1.0/25", "0.0.0.0/0",
+				       "10.9.0.8/29", "fd09::/64", "::/0", "10.1.0.0/30" };
+	static const char *names[] = { "http", "dns", "m" };
+	int i, n = (int)rr(3);
+
+	for (i = 0; i < n; i++) {
+		struct pol_rule *r = fx_rule(p, egress);
+		int k, np = (int)rr(3), nports = (int)rr(3);
+
+		for (k = 0; k < np; k++) {
+			uint32_t kind = rr(4);
+
+			if (kind == 3) {
+				char ex[64];
+
+				snprintf(ex, sizeof(ex), "10.9.0.%u/%u,10.9.1.0/26", rr(8) * 4, 30 + rr(3));
+				fx_ipblock(r, cidrs[rr(8)], rr(2) ? ex : NULL);
+			} else {
+				struct pol_peer *peer = FX_GROW(r->peers, r->n_peers);
+
+				if (kind != 1)
+					peer->pod_sel = rsel();
+				if (kind != 0)
+					peer->ns_sel = rsel();
+			}
+		}
+		for (k = 0; k < nports; k++) {
+			uint8_t proto = (uint8_t[]){ TCP, UDP, SCTP }[rr(3)];
+			uint32_t kind = rr(4);
+
+			if (kind == 0)
+				fx_port(r, proto, 0, NULL, 0);
+			else if (kind == 1)
+				fx_port(r, proto, 0, names[rr(3)], 0);
+			else if (kind == 2)
+				fx_port(r, proto, (uint16_t)(80 + rr(3)), NULL, 0);
+			else
+				fx_port(r, proto, 80, NULL, (uint16_t)(80 + rr(3)));
+		}
+	}
+}
+
+static struct pol_cluster *random_cluster(void)
+{
+	struct pol_cluster *c = pol_cluster_new();
+	int i, n_ns = 1 + (int)rr(5), n_obj = (int)rr((uint32_t)n_ns + 1);
+	int n_pods = (int)rr(30), n_pol = (int)rr(8);
+	static const char *names[] = { "http", "dns", "m" };
+
+	if (!c)
+		abort();
+	for (i = 0; i < n_obj; i++) {
+		char name[16];
+		struct pol_namespace *ns;
+
+		snprintf(name, sizeof(name), "n%d", i);
+		ns = fx_ns(c, name, NULL);
+		rlabels(&ns->labels, 2);
+	}
+	for (i = 0; i < n_pods; i++) {
+		char ns[16], name[16], ip[48], host[24];
+		struct pol_pod *p;
+		int k, nport = (int)rr(3);
+
+		snprintf(ns, sizeof(ns), "n%u", rr((uint32_t)n_ns));
+		snprintf(name, sizeof(name), "p%d", i);
+		if (rr(5) == 0)
+			snprintf(ip, sizeof(ip), "10.9.%d.%d,fd09::%x", i / 200, i % 200 + 1, i + 1);
+		else
+			snprintf(ip, sizeof(ip), "10.9.%d.%d", i / 200, i % 200 + 1);
+		snprintf(host, sizeof(host), "10.1.0.%u", 1 + rr(2));
+		p = fx_pod(c, ns, name, NULL, rr(10) ? ip : NULL, rr(2) ? "n0" : "n1", rr(8) ? host : NULL);
+		rlabels(&p->labels, 3);
+		p->host_network = rr(12) == 0;
+		p->phase = (enum pol_pod_phase)rr(5);
+		for (k = 0; k < nport; k++)
+			fx_cport(p, rr(4) ? names[rr(3)] : NULL, (uint16_t)(80 + rr(3)),
+				 (uint8_t[]){ TCP, UDP, SCTP }[rr(3)]);
+	}
+	for (i = 0; i < n_pol; i++) {
+		char ns[16], name[16];
+		struct pol_policy *p;
+		struct pol_selector *s;
+
+		snprintf(ns, sizeof(ns), "n%u", rr((uint32_t)n_ns));
+		snprintf(name, sizeof(name), "q%d", i);
+		p = fx_policy(c, ns, name, NULL, rr(4) == 0 ? "" : rr(3) == 0 ? "IE" : rr(2) ? "I" : "E");
+		s = rsel();
+		p->pod_sel = *s;
+		free(s);
+		p->staged = rr(5) == 0;
+		rrules(p, false);
+		rrules(p, true);
+	}
+	return c;
+}
+
+/* The reference reads the original objects, never the model's copy. */
+struct ref {
+	const struct pol_cluster *c;
+	const char *node;
+	const struct pol_ip *node_ips;
+	size_t n_node_ips;
+};
+
+static bool ref_identity(const struct pol_pod *p)
+{
+	return p->n_ips && !p->host_network && p->phase != POL_PHASE_SUCCEEDED &&
+	       p->phase != POL_PHASE_FAILED;
+}
+
+static const struct pol_pod *ref_pod(const struct ref *rf, const struct pol_ip *ip)
+{
+	size_t i, k;
+
+	for (i = 0; i < rf->c->n_pods; i++)
+		for (k = 0; ref_identity(rf->c->pods[i]) && k < rf->c->pods[i]->n_ips; k++)
+			if (!memcmp(&rf->c->pods[i]->ips[k], ip, sizeof(*ip)))
+				return rf->c->pods[i];
+	return NULL;
+}
+
+static bool ref_is_node(const struct ref *rf, const struct pol_ip *ip)
+{
+	size_t i;
+
+	for (i = 0; i < rf->c->n_pods; i++)
+		if (rf->c->pods[i]->has_host_ip && !memcmp(&rf->c->pods[i]->host_ip, ip, sizeof(*ip)))
+			return true;
+	for (i = 0; i < rf->n_node_ips; i++)
+		if (!memcmp(&rf->node_ips[i], ip, sizeof(*ip)))
+			return true;
+	return false;
+}
+
+static bool ref_ns_sel(const struct ref *rf, const struct pol_selector *sel, const char *ns)
+{
+	struct pol_labels l = { NULL, 0 };
+	size_t i, k;
+	bool r;
+
+	for (i = 0; i < rf->c->n_namespaces; i++)
+		if (!strcmp(rf->c->namespaces[i]->name, ns))
+			for (k = 0; k < rf->c->namespaces[i]->labels.n; k++)
+				pol_labels_set(&l, rf->c->namespaces[i]->labels.items[k].key,
+					       rf->c->namespaces[i]->labels.items[k].value);
+	pol_labels_set(&l, "kubernetes.io/metadata.name", ns);
+	r = pol_selector_matches(sel, &l);
+	pol_labels_clear(&l);
+	return r;
+}
+
+static bool ref_rule(const struct ref *rf, const struct pol_policy *pol, const struct pol_rule *r,
+		     const struct pol_flow *f, const struct pol_ip *ip, const struct pol_pod *other,
+		     const struct pol_pod *dst)
+{
+	bool peer = r->n_peers == 0, port = r->n_ports == 0;
+	size_t i, k;
+
+	for (i = 0; i < r->n_peers && !peer; i++) {
+		const struct pol_peer *p = &r->peers[i];
+
+		if (p->ipblock) {
+			peer = pol_cidr_contains(&p->ipblock->cidr, ip);
+			for (k = 0; k < p->ipblock->n_except; k++)
+				peer = peer && !pol_cidr_contains(&p->ipblock->except[k], ip);
+			continue;
+		}
+		if (!other)
+			continue;
+		if (p->ns_sel ? !ref_ns_sel(rf, p->ns_sel, other->ns) : strcmp(other->ns, pol->ns) != 0)
+			continue;
+		peer = !p->pod_sel || pol_selector_matches(p->pod_sel, &other->labels);
+	}
+	for (i = 0; i < r->n_ports && !port; i++) {
+		const struct pol_port *pp = &r->ports[i];
+
+		if (pp->proto != f->proto)
+			continue;
+		if (!pp->has_port) {
+			port = true;
+		} else if (pp->name) {
+			for (k = 0; dst && k < dst->n_ports; k++)
+				if (dst->ports[k].name && !strcmp(dst->ports[k].name, pp->name) &&
+				    dst->ports[k].proto == pp->proto) {
+					port = dst->ports[k].port == f->port;
+					break;
+				}
+		} else {
+			port = f->port >= pp->port && f->port <= (pp->end_port ? pp->end_port : pp->port);
+		}
+	}
+	return peer && port;
+}
+
+struct ref_dir {
+	enum pol_dir_state state;
+	const struct pol_policy *pol;
+	int rule;
+	size_t n_iso;
+};
+
+static void ref_dir(const struct ref *rf, const struct pol_pod *self, bool egress,
+		    const struct pol_flow *f, const struct pol_pod *other, const struct pol_pod *dst,
+		    unsigned flags, struct ref_dir *out)
+{
+	size_t i, k;
+
+	memset(out, 0, sizeof(*out));
+	out->rule = -1;
+	out->state = POL_DIR_SKIPPED;
+	if (!self || (rf->node && (!self->node_name || strcmp(self->node_name, rf->node))))
+		return;
+	out->state = POL_DIR_NOT_ISOLATED;
+	for (i = 0; i < rf->c->n_policies; i++) {
+		const struct pol_policy *p = rf->c->policies[i];
+
+		if ((flags & POL_EVAL_ENFORCED_ONLY) && p->staged)
+			continue;
+		if (strcmp(p->ns, self->ns) || !(egress ? p->type_egress : p->type_ingress) ||
+		    !pol_selector_matches(&p->pod_sel, &self->labels))
+			continue;
+		out->n_iso++;
+		if (out->state == POL_DIR_NOT_ISOLATED)
+			out->state = POL_DIR_DENIED;
+		for (k = 0; out->state == POL_DIR_DENIED && k < (egress ? p->n_egress : p->n_ingress); k++)
+			if (ref_rule(rf, p, egress ? &p->egress[k] : &p->ingress[k], f,
+				     egress ? &f->dst : &f->src, other, dst)) {
+				out->state = POL_DIR_ALLOWED;
+				out->pol = p;
+				out->rule = (int)k;
+			}
+	}
+}
+
+static bool same_policy(const struct pol_policy *a, const struct pol_policy *b)
+{
+	if (!a || !b)
+		return a == b;
+	return !strcmp(a->ns, b->ns) && !strcmp(a->name, b->name);
+}
+
+static bool dir_same(const struct pol_dir_result *a, const struct ref_dir *b)
+{
+	return a->state == b->state && same_policy(a->policy, b->pol) && a->rule == b->rule &&
+	       a->n_isolating == (a->state >= POL_DIR_ALLOWED ? b->n_iso : 0);
+}
+
+static void test_random_differential(void)
+{
+	static const char *extra[] = { "10.9.0.250", "8.8.8.8", "fd09::ffff", "2001:db8::1",
+				       "10.1.0.1", "10.1.0.2", "10.1.0.9" };
+	unsigned round, bad = 0, flows = 0, builds = 0;
+
+	for (round = 0; round < 600; round++) {
+		struct pol_cluster *orig = random_cluster(), *copy = pol_cluster_clone(orig);
+		struct pol_ip nip = fx_ip("10.1.0.9"), cand[80];
+		struct pol_build_opts o = { rr(2) ? "n0" : NULL, &nip, rr(2) };
+		struct ref rf = { orig, o.node_name, o.node_ips, o.n_node_ips };
+		size_t n_cand = 0, i, k;
+		struct pol_model *m;
+		char err[256];
+		int f;
+
+		if (!copy)
+			abort();
+		m = pol_model_build(copy, &o, err, sizeof(err));
+		if (!m) {
+			bad++;
+			printf("  round %u: build: %s\n", round, err);
+			pol_cluster_free(orig);
+			continue;
+		}
+		builds++;
+		for (i = 0; i < orig->n_pods && n_cand < 70; i++)
+			for (k = 0; k < orig->pods[i]->n_ips && n_cand < 70; k++)
+				cand[n_cand++] = orig->pods[i]->ips[k];
+		for (i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+			cand[n_cand++] = fx_ip(extra[i]);
+		for (f = 0; f < 200; f++) {
+			struct pol_flow fl;
+			struct pol_verdict v;
+			struct ref_dir eg, in;
+			const struct pol_pod *sp, *dp;
+			unsigned flags = rr(2) ? POL_EVAL_ENFORCED_ONLY : 0;
+			bool allowed;
+			enum pol_reason reason = POL_REASON_POLICY;
+
+			fl.src = cand[rr((uint32_t)n_cand)];
+			fl.dst = cand[rr((uint32_t)n_cand)];
+			fl.proto = (uint8_t[]){ TCP, UDP, SCTP, ICMP }[rr(4)];
+			fl.port = fl.proto == ICMP ? 0 : (uint16_t)(79 + rr(4));
+			pol_eval(m, &fl, flags, &v);
+			sp = ref_pod(&rf, &fl.src);
+			dp = ref_pod(&rf, &fl.dst);
+			ref_dir(&rf, sp, true, &fl, dp, dp, flags, &eg);
+			ref_dir(&rf, dp, false, &fl, sp, dp, flags, &in);
+			allowed = eg.state != POL_DIR_DENIED && in.state != POL_DIR_DENIED;
+			if (sp && sp == dp) {
+				reason = POL_REASON_SELF;
+			} else if ((sp && sp->has_host_ip && ip_eq_t(&sp->host_ip, &fl.dst)) ||
+				   (dp && dp->has_host_ip && ip_eq_t(&dp->host_ip, &fl.src)) ||
+				   (o.n_node_ips && (ip_eq_t(&nip, &fl.src) || ip_eq_t(&nip, &fl.dst)))) {
+				reason = POL_REASON_NODE;
+			}
+			if (reason != POL_REASON_POLICY)
+				allowed = true;
+			flows++;
+			if (v.allowed != allowed || v.reason != reason || !dir_same(&v.egress, &eg) ||
+			    !dir_same(&v.ingress, &in) ||
+			    v.src_kind != (sp ? POL_EP_POD : ref_is_node(&rf, &fl.src) ? POL_EP_NODE : POL_EP_EXTERNAL) ||
+			    v.dst_kind != (dp ? POL_EP_POD : ref_is_node(&rf, &fl.dst) ? POL_EP_NODE : POL_EP_EXTERNAL) ||
+			    (sp && (!v.src_pod || strcmp(v.src_pod->name, sp->name))) ||
+			    (dp && (!v.dst_pod || strcmp(v.dst_pod->name, dp->name)))) {
+				char a[POL_IP_STRLEN], b[POL_IP_STRLEN];
+
+				if (bad++ < 5)
+					printf("  round %u: %s -> %s %s/%u: engine %d (%d, %d/%d) ref %d (%d, %d/%d)\n",
+					       round, pol_ip_format(&fl.src, a, sizeof(a)),
+					       pol_ip_format(&fl.dst, b, sizeof(b)), pol_proto_name(fl.proto),
+					       fl.port, v.allowed, v.reason, v.egress.state, v.ingress.state,
+					       allowed, reason, eg.state, in.state);
+			}
+		}
+		pol_model_free(m);
+		pol_cluster_free(orig);
+	}
+	T_ASSERT(bad == 0, "%u of %u random flows differ from the reference (%u clusters)", bad, flows, builds);
+}
+
 int main(void)
 {
 	test_no_policies();
@@ -672,5 +1060,6 @@ int main(void)
 	test_identity();
 	test_large_scope();
 	test_many_selectors();
+	test_random_differential();
 	return T_REPORT();
 }
