@@ -275,7 +275,7 @@ simulate_lines() {
 	local src proto dst port
 	while read -r src proto dst port; do
 		[ -n "$src" ] || continue
-		jq -cn --arg s "${POD_IP[$src]}" --arg d "$dst" --arg p "${proto^^}" --argjson port "$port" \
-			'{src: $s, dst: $d, protocol: $p, port: $port}'
+		printf '{"src":"%s","dst":"%s","protocol":"%s","port":%d}\n' \
+			"${POD_IP[$src]}" "$dst" "${proto^^}" "$port"
 	done | "$NPSHIM" simulate "$@"
 }

@@ -106,15 +106,15 @@ wire_check() {
 	fi
 	# One line per probe: "src proto dst port wire expect_wire full_verdict".
 	jq -r --arg audit " $audit_ns " '
-		def ns(p): if p == null then "" else (p | split("/")[0]) end;
-		def audited(p): ($audit == " * ") or ($audit | contains(" " + ns(p) + " "));
+		def ns($p): if $p == null then "" else ($p | split("/")[0]) end;
+		def audited($p): ns($p) as $n | ($audit == " * ") or ($n != "" and ($audit | contains(" " + $n + " ")));
 		if .verdict == "allow" then "connected"
 		elif ((.reason.egress.state == "denied" and (audited(.src_pod) | not)) or
 		      (.reason.ingress.state == "denied" and (audited(.dst_pod) | not)))
 		then "timeout" else "connected" end' "$E2E_TMP/wc.enf" >"$E2E_TMP/wc.expect"
 	jq -r '.verdict' "$E2E_TMP/wc.full" >"$E2E_TMP/wc.fullv"
 	paste -d' ' "$E2E_TMP/wc.wire" "$E2E_TMP/wc.expect" "$E2E_TMP/wc.fullv" >"$out"
-	awk '$6 == "deny" && $7 == "deny"' "$out" >"$E2E_TMP/expect.deny"
+	awk '$6 == "timeout" && $7 == "deny"' "$out" >"$E2E_TMP/expect.deny"
 	awk '$6 == "connected" && $7 == "deny"' "$out" >"$E2E_TMP/expect.wouldeny"
 	# A refused connection means no server answered: a broken topology,
 	# never a policy verdict (npshim drops, it does not reject).
@@ -145,9 +145,9 @@ probe_expect() {
 	local got
 	got=$(echo "$1 $2 $3 $4" | probe_lines | awk '{ print $5 }')
 	if [ "$got" = "$5" ]; then
-		ok "by hand: $1 -> ${IP_POD[$3]:-$3} $2/$4 $5"
+		ok "by hand: $1 -> ${IP_POD[$3]:-$3} ($3) $2/$4 $5"
 	else
-		bad "by hand: $1 -> ${IP_POD[$3]:-$3} $2/$4: expected $5, got $got"
+		bad "by hand: $1 -> ${IP_POD[$3]:-$3} ($3) $2/$4: expected $5, got $got"
 	fi
 }
 
@@ -185,14 +185,25 @@ model_generation() {
 }
 wait_reload() {
 	local before=$1 mode=${2:-hup} i gen
+	npshim_alive || return 1
 	[ "$mode" = nohup ] || kill -HUP "$NPSHIM_PID"
 	for i in $(seq 1 50); do
+		npshim_alive || return 1
 		gen=$(model_generation)
 		if [ -n "$gen" ] && [ -n "$before" ] && [ "$gen" -gt "$before" ]; then
 			return 0
 		fi
 		sleep 0.1
 	done
+	return 1
+}
+
+npshim_alive() {
+	if [ -n "$NPSHIM_PID" ] && kill -0 "$NPSHIM_PID" 2>/dev/null; then
+		return 0
+	fi
+	echo "         npshim run is not running any more; its last words:"
+	tail -n 5 "$NPSHIM_ERR" 2>/dev/null | sed 's/^/           /'
 	return 1
 }
 
@@ -314,7 +325,7 @@ scenario_audit() {
 	echo "== 2. audit: global audit mode drops nothing and records every would-deny"
 	xyz_with "$POL_DENY_X" "$POL_ALLOW_X_A" "$POL_DENY_Y" >"$E2E_TMP/audit.json"
 	npshim_start --cluster "$E2E_TMP/audit.json" --mode audit --fail-closed || { bad "audit: npshim run did not start"; return 0; }
-	{ xyz_pairs tcp 80; xyz_pairs udp 81; } | wire_check "audit" "$E2E_TMP/audit.json" "$E2E_TMP/audit.json" "*"
+	wire_check "audit" "$E2E_TMP/audit.json" "$E2E_TMP/audit.json" "*" < <(xyz_pairs tcp 80; xyz_pairs udp 81)
 	check "audit: nothing blocked" [ "$WC_BLOCKED" -eq 0 ]
 	sleep 0.5
 	records_check "audit"
@@ -328,8 +339,8 @@ scenario_modes() {
 	jq 'del(.items[] | select(.metadata.annotations["npshim.io/mode"]? == "audit"))' \
 		"$E2E_TMP/modes.json" >"$E2E_TMP/modes-enforced.json"
 	npshim_start --cluster "$E2E_TMP/modes.json" --mode enforce --fail-closed || { bad "modes: npshim run did not start"; return 0; }
-	{ xyz_pairs tcp 80; xyz_pairs udp 80; } |
-		wire_check "modes" "$E2E_TMP/modes-enforced.json" "$E2E_TMP/modes.json" "y"
+	wire_check "modes" "$E2E_TMP/modes-enforced.json" "$E2E_TMP/modes.json" "y" \
+		< <(xyz_pairs tcp 80; xyz_pairs udp 80)
 	# By hand: x is enforced (only y -> x/a:80 gets in), y's deny-all is
 	# audited in both directions, z/b's staged policy drops nothing.
 	probe_expect z/a tcp 10.42.1.1 80 timeout
@@ -350,7 +361,7 @@ scenario_reload() {
 	mkdir -p "$E2E_TMP/reload"
 	xyz_with "$POL_DENY_X" | put_file "$f"
 	npshim_start --cluster "$f" --mode enforce --fail-closed || { bad "reload: npshim run did not start"; return 0; }
-	xyz_pairs tcp 80 | grep ' 10\.42\.1\.' | wire_check "reload: before" "$f" "$f" ""
+	wire_check "reload: before" "$f" "$f" "" < <(xyz_pairs tcp 80 | grep ' 10\.42\.1\.')
 	probe_expect y/a tcp 10.42.1.1 80 timeout
 
 	gen=$(model_generation)
@@ -360,7 +371,7 @@ scenario_reload() {
 	else
 		bad "reload: no new model within 5 s of the file change (generation ${gen:-unknown})"
 	fi
-	xyz_pairs tcp 80 | grep ' 10\.42\.1\.' | wire_check "reload: after the change" "$f" "$f" ""
+	wire_check "reload: after the change" "$f" "$f" "" < <(xyz_pairs tcp 80 | grep ' 10\.42\.1\.')
 	probe_expect y/a tcp 10.42.1.1 80 connected
 	probe_expect z/a tcp 10.42.1.1 80 timeout
 
@@ -417,7 +428,12 @@ scenario_conformance() {
 		for ((s = 0; s < nsteps; s++)); do
 			gen=$(model_generation)
 			xyz_cluster "$id" "$s" | put_file "$f"
-			wait_reload "$gen" hup || { case_ok=0; echo "         $id step $s: no new model after SIGHUP"; continue; }
+			if ! wait_reload "$gen" hup; then
+				npshim_alive >/dev/null || { bad "conformance: npshim run died during $id"; return 0; }
+				case_ok=0
+				echo "         $id step $s: no new model after SIGHUP"
+				continue
+			fi
 			probes=$(jq --arg id "$id" --argjson s "$s" '.cases[] | select(.id == $id) | .steps[$s].probes | length' "$CASES")
 			for ((i = 0; i < probes; i++)); do
 				# The case's own expectation for every asserted non-self cell.
