@@ -660,7 +660,19 @@ static void text_dir(struct flowline_buf *b, const struct pol_explain *x, const 
 	flowline_buf_puts(b, ".\n");
 }
 
-static void text_output(struct flowline_buf *b, const struct pol_explain *x)
+/* A pod given by name that uses the host network is not what the
+ * policies see: say so next to the endpoint. */
+static void host_network_note(struct flowline_buf *b, const struct endpoint_arg *ep)
+{
+	if (!ep->pod || !ep->pod->host_network)
+		return;
+	flowline_buf_printf(b, "            (%s/%s uses the host network: its traffic is node %s's, and\n"
+			    "             pod and namespace selectors never match it)\n",
+			    ep->pod->ns, ep->pod->name, ep->pod->node_name ? ep->pod->node_name : "?");
+}
+
+static void text_output(struct flowline_buf *b, const struct pol_explain *x,
+			const struct endpoint_arg *src_arg, const struct endpoint_arg *dst_arg)
 {
 	const struct pol_verdict *v = &x->verdict;
 
@@ -672,7 +684,9 @@ static void text_output(struct flowline_buf *b, const struct pol_explain *x)
 	put_flow_port(b, &x->flow);
 	flowline_buf_puts(b, "\n");
 	text_endpoint(b, "Source", v->src_kind, v->src_pod, &x->flow.src, x->src_ns);
+	host_network_note(b, src_arg);
 	text_endpoint(b, "Destination", v->dst_kind, v->dst_pod, &x->flow.dst, x->dst_ns);
+	host_network_note(b, dst_arg);
 	flowline_buf_printf(b, "Verdict     %s", v->allowed ? "ALLOW" : "DENY");
 	if (v->reason == POL_REASON_SELF)
 		flowline_buf_puts(b, ": a pod may always reach itself");
@@ -977,7 +991,7 @@ static int explain_flow(const struct pol_model *model, const struct explain_opts
 	if (o->json)
 		json_output(&out, x);
 	else
-		text_output(&out, x);
+		text_output(&out, x, &src, &dst);
 	if (!x->consistent)
 		log_errx("explain: internal inconsistency: the rule analysis disagrees with the verdict; please report this with the cluster files");
 	pol_explain_free(x);

@@ -215,9 +215,17 @@ int cmd_simulate(int argc, char **argv)
 		return ret < 0 ? CMD_OK : ret;
 	}
 	if (o.flows && strcmp(o.flows, "-") != 0) {
+		struct stat st;
+
 		in = fopen(o.flows, "r");
 		if (!in) {
 			log_err("simulate: --flows %s", o.flows);
+			offline_paths_free(&o.clusters);
+			return CMD_USAGE;
+		}
+		if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {
+			log_errx("simulate: --flows %s is a directory; give a file of flow lines", o.flows);
+			fclose(in);
 			offline_paths_free(&o.clusters);
 			return CMD_USAGE;
 		}

@@ -60,6 +60,7 @@ run "simulate unknown flag" 2 "$npshim" simulate --cluster "$guide" --bogus </de
 run "simulate --cluster without value" 2 "$npshim" simulate --cluster && has_err "missing value is named" "--cluster needs a value"
 run "simulate stray argument" 2 "$npshim" simulate --cluster "$guide" extra.jsonl </dev/null && has_err "stray argument is named" "unexpected argument 'extra.jsonl'"
 run "simulate missing cluster path" 2 "$npshim" simulate --cluster "$tmp/nope.yaml" </dev/null && has_err "missing cluster file is named" "$tmp/nope.yaml"
+run "simulate flows is a directory" 2 "$npshim" simulate --cluster "$guide" --flows "$tmp" && has_err "directory refused" "is a directory"
 run "simulate missing flows file" 2 "$npshim" simulate --cluster "$guide" --flows "$tmp/nope.jsonl" && has_err "missing flows file is named" "$tmp/nope.jsonl"
 if run "simulate invalid cluster" 2 "$npshim" simulate --cluster "$guide" --cluster "$data/bad-cidr.yaml" --flows "$flows"; then
 	has_err "invalid cluster: file:line:col and the value" "bad-cidr.yaml:11:19: error:"
@@ -217,6 +218,9 @@ if run "explain ICMP" 1 "${E[@]}" --from "$api" --to kube-system/coredns-674b8bb
 fi
 if run "explain node" 0 "${E[@]}" --from 172.18.0.3 --to production/postgres-0 --port 5432 --output json; then
 	jcheck "own node: kind node, reason node" '.source.kind == "node" and .reason.by == "node"'
+fi
+if run "explain host-network pod by name" 1 "${E[@]}" --from kube-system/kube-proxy-tq5vn --to production/postgres-0 --port 5432 --output json; then
+	jcheck "host-network pod: its node's address, not a pod" '.flow.src == "172.18.0.4" and .source.kind == "node" and .source.pod == null and .egress.state == "not a pod"'
 fi
 N=("$npshim" explain --cluster "$guide" --cluster "$data/named-ports.yaml")
 if run "explain named port" 1 "${N[@]}" --from production/web-5f7b9c6d4-tl6vb --to "$api" --port 9090 --output json; then
