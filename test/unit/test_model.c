@@ -760,11 +760,12 @@ static void rrules(struct pol_policy *p, bool egress)
 	}
 }
 
-static struct pol_cluster *random_cluster(void)
+/* big: hundreds of pods, so that selectors take the label-index paths */
+static struct pol_cluster *random_cluster(bool big)
 {
 	struct pol_cluster *c = pol_cluster_new();
-	int i, n_ns = 1 + (int)rr(5), n_obj = (int)rr((uint32_t)n_ns + 1);
-	int n_pods = (int)rr(30), n_pol = (int)rr(8);
+	int i, n_ns = 1 + (int)rr(big ? 3 : 5), n_obj = (int)rr((uint32_t)n_ns + 1);
+	int n_pods = big ? 300 + (int)rr(500) : (int)rr(30), n_pol = (int)rr(big ? 40 : 8);
 	static const char *names[] = { "http", "dns", "m" };
 
 	if (!c)
@@ -973,7 +974,7 @@ static void test_random_differential(void)
 	unsigned round, bad = 0, flows = 0, builds = 0;
 
 	for (round = 0; round < 600; round++) {
-		struct pol_cluster *orig = random_cluster(), *copy = pol_cluster_clone(orig);
+		struct pol_cluster *orig = random_cluster(round % 50 == 0), *copy = pol_cluster_clone(orig);
 		struct pol_ip nip = fx_ip("10.1.0.9"), cand[80];
 		struct pol_build_opts o = { rr(2) ? "n0" : NULL, &nip, rr(2) };
 		struct ref rf = { orig, o.node_name, o.node_ips, o.n_node_ips };
@@ -992,12 +993,16 @@ static void test_random_differential(void)
 			continue;
 		}
 		builds++;
-		for (i = 0; i < orig->n_pods && n_cand < 70; i++)
-			for (k = 0; k < orig->pods[i]->n_ips && n_cand < 70; k++)
-				cand[n_cand++] = orig->pods[i]->ips[k];
+		/* every pod of a small cluster; 70 random ones of a big one */
+		for (i = 0; i < orig->n_pods && n_cand < 70; i++) {
+			const struct pol_pod *p = orig->pods[orig->n_pods > 70 ? rr((uint32_t)orig->n_pods) : i];
+
+			for (k = 0; k < p->n_ips && n_cand < 70; k++)
+				cand[n_cand++] = p->ips[k];
+		}
 		for (i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
 			cand[n_cand++] = fx_ip(extra[i]);
-		for (f = 0; f < 200; f++) {
+		for (f = 0; f < (round % 50 == 0 ? 3000 : 200); f++) {
 			struct pol_flow fl;
 			struct pol_verdict v;
 			struct ref_dir eg, in;
