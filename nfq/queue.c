@@ -155,54 +155,78 @@ static int attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
-static void handle_packet(struct queue *q, const struct nlmsghdr *nlh)
+bool queue_msg_parse(const void *buf, size_t len, struct queue_msg *out)
 {
+	const struct nlmsghdr *nlh = buf;
 	const struct nlattr *tb[NFQA_MAX + 1] = { 0 };
 	const struct nfqnl_msg_packet_hdr *ph;
+
+	memset(out, 0, sizeof(*out));
+	/* libmnl walks attributes up to the ALIGNED end of the message, so
+	 * the aligned length must be in the buffer (the kernel pads). */
+	if (len < sizeof(*nlh) || nlh->nlmsg_len < sizeof(*nlh) ||
+	    NLMSG_ALIGN((size_t)nlh->nlmsg_len) > len)
+		return false;
+	if (nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET))
+		return false;
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)))
+		return false;
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 || !tb[NFQA_PACKET_HDR])
+		return false;
+	ph = mnl_attr_get_payload(tb[NFQA_PACKET_HDR]);
+	out->id = ntohl(ph->packet_id);
+	out->hw_protocol = ntohs(ph->hw_protocol);
+	if (tb[NFQA_MARK])
+		out->mark = ntohl(mnl_attr_get_u32(tb[NFQA_MARK]));
+	if (tb[NFQA_PAYLOAD]) {
+		out->payload = mnl_attr_get_payload(tb[NFQA_PAYLOAD]);
+		out->caplen = mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]);
+		/* Not into the padding after the message either. */
+		if ((const char *)out->payload + out->caplen > (const char *)buf + nlh->nlmsg_len)
+			return false;
+	}
+	/* CAP_LEN is present only when the copy was cut by the copy range. */
+	out->wire_len = tb[NFQA_CAP_LEN] ? ntohl(mnl_attr_get_u32(tb[NFQA_CAP_LEN])) : out->caplen;
+	return true;
+}
+
+static void handle_packet(struct queue *q, const struct nlmsghdr *nlh, size_t avail)
+{
 	struct queue_decision d = { .accept = q->cfg.error_accept };
+	struct queue_msg msg;
 	struct pkt_info pkt;
-	const uint8_t *payload = NULL;
-	size_t caplen = 0, wire_len;
-	uint32_t mark = 0;
+	uint32_t mark;
 	int rc;
 
-	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 || !tb[NFQA_PACKET_HDR]) {
+	if (!queue_msg_parse(nlh, avail, &msg)) {
 		/* Without an id there is no packet to answer; it stays queued
 		 * until the socket closes. Cannot happen with a sane kernel. */
 		inc(&q->verdict_errors, 1);
 		return;
 	}
 	inc(&q->received, 1);
-	ph = mnl_attr_get_payload(tb[NFQA_PACKET_HDR]);
-	if (tb[NFQA_MARK])
-		mark = ntohl(mnl_attr_get_u32(tb[NFQA_MARK]));
-	if (tb[NFQA_PAYLOAD]) {
-		payload = mnl_attr_get_payload(tb[NFQA_PAYLOAD]);
-		caplen = mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]);
-	}
-	/* CAP_LEN is present only when the copy was cut by the copy range. */
-	wire_len = tb[NFQA_CAP_LEN] ? ntohl(mnl_attr_get_u32(tb[NFQA_CAP_LEN])) : caplen;
-	rc = pkt_parse(payload, caplen, wire_len, &pkt);
+	mark = msg.mark | q->cfg.mark;
+	rc = pkt_parse(msg.payload, msg.caplen, msg.wire_len, &pkt);
 	if (rc != PKT_OK) {
 		/* error: the configured failure verdict (accept in audit mode
 		 * or fail-open, drop otherwise), counted. */
 		inc(&q->parse_errors, 1);
-		log_debug("queue %u: packet %u: %s: %s", q->cfg.num, ntohl(ph->packet_id),
-			  pkt_strerror(rc), pkt.reason);
+		log_debug("queue %u: packet %u: %s: %s", q->cfg.num, msg.id, pkt_strerror(rc),
+			  pkt.reason);
 	} else {
 		q->ops->decide(q->ctx, &pkt, &d);
 		if (d.would_deny)
 			inc(&q->would_deny, 1);
 	}
-	if (add_pending(q, ntohl(ph->packet_id), d.accept, mark | q->cfg.mark) < 0) {
+	if (add_pending(q, msg.id, d.accept, mark) < 0) {
 		/* No memory to remember the verdict: answer this one now,
 		 * alone, so it is never left hanging. */
 		char buf[128];
 		struct nlmsghdr *v = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT, q->cfg.num);
 
-		nfq_nlmsg_verdict_put(v, (int)ntohl(ph->packet_id), d.accept ? NF_REPEAT : NF_DROP);
+		nfq_nlmsg_verdict_put(v, (int)msg.id, d.accept ? NF_REPEAT : NF_DROP);
 		if (d.accept)
-			nfq_nlmsg_verdict_put_mark(v, mark | q->cfg.mark);
+			nfq_nlmsg_verdict_put_mark(v, mark);
 		if (mnl_socket_sendto(q->nl, buf, v->nlmsg_len) < 0)
 			inc(&q->verdict_errors, 1);
 		inc(d.accept ? &q->accepted : &q->dropped, 1);
@@ -231,7 +255,7 @@ static void handle_datagram(struct queue *q, const char *buf, size_t len)
 			}
 		} else if (nlh->nlmsg_type ==
 			   ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)) {
-			handle_packet(q, nlh);
+			handle_packet(q, nlh, (size_t)n);
 		}
 		nlh = mnl_nlmsg_next(nlh, &n);
 	}

@@ -105,6 +105,22 @@ void queue_stop(struct queue *q);
 
 void queue_get_stats(const struct queue *q, struct queue_stats *out);
 
+/* One NFQNL_MSG_PACKET message, decoded. Pointers point into the buffer. */
+struct queue_msg {
+	uint32_t id;
+	uint16_t hw_protocol; /* host order: 0x0800, 0x86dd, ... */
+	uint32_t mark;
+	const uint8_t *payload;
+	size_t caplen;
+	size_t wire_len; /* NFQA_CAP_LEN when the copy was cut, else caplen */
+};
+
+/* Pure: decode one netlink message (len bytes available at nlh) sent by
+ * nfnetlink_queue. Attributes are validated before use; unknown ones are
+ * skipped. false when it is not a packet message or has no usable packet
+ * header. */
+bool queue_msg_parse(const void *nlh, size_t len, struct queue_msg *out);
+
 /* Pure: the kernel_* fields of out for queue num from the text of
  * /proc/net/netfilter/nfnetlink_queue. false when the queue has no line. */
 bool queue_proc_parse(const char *text, uint16_t num, struct queue_stats *out);
