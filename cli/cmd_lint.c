@@ -39,8 +39,9 @@ static void usage(FILE *out)
 		"namespaces without default deny, shadowed rules, and with --db policies\n"
 		"that decided no recorded flow. Rules NP001-NP013: see docs/lint.md.\n"
 		"\n"
-		"  --cluster PATH        JSON/YAML file (object, List, multi-document) or a\n"
-		"                        directory of them; repeatable\n"
+		"  --cluster PATH...     JSON/YAML file (object, List, multi-document) or a\n"
+		"                        directory of them; repeatable, and further paths\n"
+		"                        may follow without the flag (shell globs)\n"
 		"  -n, --namespace NS    only findings that involve namespace NS\n"
 		"  -A, --all-namespaces  every namespace (the default)\n"
 		"  --db PATH             flow database(s) of the nodes (repeatable, at most %d):\n"
@@ -748,10 +749,11 @@ int cmd_lint(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "npshim lint: unexpected argument '%s'\n", argv[optind]);
-		goto out;
-	}
+	/* "--cluster PATH...": paths may follow without repeating the flag,
+	 * so a shell glob of manifests works */
+	for (int i = optind; i < argc; i++)
+		if (offline_paths_add(&clusters, argv[i]) < 0)
+			goto oom;
 	if (ns && all_ns) {
 		fprintf(stderr, "npshim lint: -n and -A exclude each other\n");
 		goto out;

@@ -1285,12 +1285,13 @@ static void emit_one_sided(struct lint *L, struct side *sd)
 static void lint_one_sided(struct lint *L, bool ingress)
 {
 	const struct pol_cluster *c = L->c;
-	size_t *near = NULL;
+	size_t n = L->n_cls ? L->n_cls : 1;
+	size_t *near = malloc(n * sizeof(*near)), *far = malloc(n * sizeof(*far));
+	const struct pol_peer **far_peer = malloc(n * sizeof(*far_peer));
 
-	near = malloc((L->n_cls ? L->n_cls : 1) * sizeof(*near));
-	if (!near) {
+	if (!near || !far || !far_peer) {
 		L->oom = true;
-		return;
+		goto out;
 	}
 	for (size_t pi = 0; pi < c->n_policies && !L->oom; pi++) {
 		const struct pol_policy *P = c->policies[pi];
@@ -1306,14 +1307,24 @@ static void lint_one_sided(struct lint *L, bool ingress)
 			continue;
 		for (size_t ri = 0; ri < n_rules && !L->oom; ri++) {
 			const struct pol_rule *r = &rules_[ri];
-			size_t n_entries = r->n_ports ? r->n_ports : 1;
+			size_t n_entries = r->n_ports ? r->n_ports : 1, n_far = 0;
 
-			/* A rule open to every peer names no clients. */
-			if (!r->n_peers)
-				continue;
+			/* The far side the rule names, once per rule: classes in
+			 * namespace order, each with the first specific peer that
+			 * matches it. A rule open to every peer names no one. */
+			for (size_t k = 0; k < L->n_cls; k++) {
+				for (size_t e = 0; e < r->n_peers; e++) {
+					if (peer_specific(&r->peers[e]) &&
+					    peer_has_pod(L, P, &r->peers[e], cls_pod(L, k))) {
+						far[n_far] = k;
+						far_peer[n_far++] = &r->peers[e];
+						break;
+					}
+				}
+			}
 			for (size_t pj = 0; pj < n_entries && !L->oom; pj++) {
-				for (size_t g = 0; g < L->n_cls && !L->oom;) {
-					const char *gns = cls_pod(L, g)->ns;
+				for (size_t g = 0; g < n_far && !L->oom;) {
+					const char *gns = cls_pod(L, far[g])->ns;
 					size_t end = g;
 					struct side sd = {
 						.ingress = ingress, .pol = P, .ri = ri,
@@ -1321,19 +1332,12 @@ static void lint_one_sided(struct lint *L, bool ingress)
 						.far_ns = gns,
 					};
 
-					while (end < L->n_cls && strcmp(cls_pod(L, end)->ns, gns) == 0)
+					while (end < n_far && strcmp(cls_pod(L, far[end])->ns, gns) == 0)
 						end++;
-					memset(L->mark, 0, c->n_pods);
-					for (size_t fk = g; fk < end; fk++) {
+					for (size_t fi = g; fi < end; fi++) {
+						size_t fk = far[fi];
 						const struct pol_pod *fp = cls_pod(L, fk);
-						const struct pol_peer *pe = NULL;
 
-						for (size_t e = 0; e < r->n_peers && !pe; e++)
-							if (peer_specific(&r->peers[e]) &&
-							    peer_has_pod(L, P, &r->peers[e], fp))
-								pe = &r->peers[e];
-						if (!pe)
-							continue;
 						for (size_t ni = 0; ni < n_near; ni++) {
 							size_t nk = near[ni];
 							const struct pol_pod *np = cls_pod(L, nk);
@@ -1351,19 +1355,36 @@ static void lint_one_sided(struct lint *L, bool ingress)
 							mark_cls(L, fk, MARK_FAR);
 							mark_cls(L, nk, MARK_NEAR);
 							if (!sd.peer)
-								sd.peer = pe;
+								sd.peer = far_peer[fi];
 							sd.any = true;
 						}
 					}
-					if (sd.any)
+					if (sd.any) {
 						emit_one_sided(L, &sd);
+						/* marks are only set with any: clear them here
+						 * rather than for every group */
+						memset(L->mark, 0, c->n_pods);
+					}
 					free(sd.other.p);
 					g = end;
 				}
 			}
 		}
 	}
+out:
 	free(near);
+	free(far);
+	free(far_peer);
+}
+
+static void lint_one_sided_ingress(struct lint *L)
+{
+	lint_one_sided(L, true);
+}
+
+static void lint_one_sided_egress(struct lint *L)
+{
+	lint_one_sided(L, false);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1423,7 +1444,6 @@ static void lint_dns(struct lint *L)
 
 		while (end < L->n_cls && strcmp(cls_pod(L, end)->ns, gns) == 0)
 			end++;
-		memset(L->mark, 0, c->n_pods);
 		for (size_t k = g; k < end; k++) {
 			const struct pol_pod *p = cls_pod(L, k);
 			struct pol_ip probe, any_dst;
@@ -1499,6 +1519,7 @@ static void lint_dns(struct lint *L)
 			sb_puts(&fix, "    ports:\n    - protocol: UDP\n      port: 53\n"
 				      "    - protocol: TCP\n      port: 53\n");
 			finding_push(L, &fd, gns, NULL, &msg, NULL, &fix);
+			memset(L->mark, 0, c->n_pods);
 		}
 		free(iso.p);
 		g = end;
@@ -1547,8 +1568,25 @@ static bool selector_hint(struct lint *L, const struct pol_selector *sel,
 		bool key_seen = false, met = false;
 
 		sel_req(sel, i, &r);
-		if (r.op == POL_SEL_NOT_IN || r.op == POL_SEL_DOES_NOT_EXIST)
-			continue;
+		if (r.op == POL_SEL_NOT_IN || r.op == POL_SEL_DOES_NOT_EXIST) {
+			/* an exclusion fails alone when it excludes every candidate */
+			bool all = n > 0;
+
+			for (size_t j = 0; j < n && all; j++) {
+				const char *v = pol_labels_get(cands[j], r.key);
+
+				all = v && (r.op == POL_SEL_DOES_NOT_EXIST ||
+					    in_set(v, r.values, r.n_values));
+			}
+			if (!all)
+				continue;
+			if (r.op == POL_SEL_DOES_NOT_EXIST)
+				sb_printf(hint, "every %s carries the label key \"%s\"", what, r.key);
+			else
+				sb_printf(hint, "every %s has a %s value the NotIn list excludes", what,
+					  r.key);
+			return true;
+		}
 		for (size_t j = 0; j < n; j++) {
 			const char *v = pol_labels_get(cands[j], r.key);
 
@@ -1650,9 +1688,12 @@ static void lint_policy_selects(struct lint *L, const struct pol_policy *P,
 	} else {
 		sb_printf(&msg, "%s/%s selects no pod: nothing in %s carries ", P->ns, P->name, P->ns);
 		sel_text(&msg, &P->pod_sel);
-		sb_printf(&what, "pod in %s", P->ns);
-		if (!n)
+		if (n) {
+			sb_printf(&what, "pod in %s", P->ns);
+		} else {
+			sb_puts(&what, "pod in the cluster");
 			n = pod_label_sets(L, NULL, sets);
+		}
 		selector_hint(L, &P->pod_sel, sets, n, what.s ? what.s : "pod", &hint, &fx);
 		if (fx.len)
 			sb_printf(&fix, "in spec.podSelector, %s", fx.s);
@@ -2368,15 +2409,17 @@ struct pol_lint_report *pol_lint_run(const struct pol_model *model,
 			skip_rule(&L, POL_LINT_EGRESS_WITHOUT_DNS, "the input holds no pod");
 			skip_rule(&L, POL_LINT_IPBLOCK_COVERS_PODS, "the input holds no pod");
 		}
-		lint_one_sided(&L, true);
-		lint_one_sided(&L, false);
-		lint_dns(&L);
-		lint_selectors(&L);
-		lint_ipblocks(&L);
-		lint_named_ports(&L);
-		lint_default_deny(&L);
-		lint_shadowed(&L);
-		lint_usage(&L);
+		static void (*const pass[])(struct lint *) = {
+			lint_one_sided_ingress, lint_one_sided_egress, lint_dns, lint_selectors,
+			lint_ipblocks, lint_named_ports, lint_default_deny, lint_shadowed,
+			lint_usage,
+		};
+
+		/* every pass starts with clear pod marks and leaves them as it likes */
+		for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]) && !L.oom; i++) {
+			memset(L.mark, 0, np);
+			pass[i](&L);
+		}
 	}
 	for (size_t i = 0; i < L.n_cls; i++)
 		free(L.cls[i].members);

@@ -175,6 +175,11 @@ if [ "$rc" -eq 0 ] && [ "$rc2" -eq 1 ]; then ok "--fail-on: warning gates, error
 lint f3 --cluster "$guide" --fail-on never
 if [ "$rc" -eq 0 ]; then ok "--fail-on never: exit 0 despite errors"; else bad "--fail-on never: exit $rc"; fi
 
+# Paths may follow --cluster without repeating it (a shell glob).
+lint glob --cluster "$guide"/*.yaml
+expect "--cluster with several paths: the guide's files one by one" "$tmp/glob.json" NP001 1 \
+	policy=database-isolation:ingress-policy
+
 # Table output runs and ends with the summary (never parsed further).
 if "$npshim" lint --cluster "$guide" --fail-on never | tail -n 1 | grep -q '^3 findings: 1 error'; then
 	ok "table output ends with the summary"
@@ -200,7 +205,7 @@ badcase "missing file" "nope.yaml" --cluster "$tmp/nope.yaml"
 badcase "broken YAML names file and line" "broken.yaml:" --cluster "$tmp/broken.yaml"
 badcase "--db not a database" "missing.db" --cluster "$guide" --db "$tmp/missing.db"
 badcase "--since without --db" "applies to --db only" --cluster "$guide" --since 7d
-badcase "stray argument" "unexpected argument" --cluster "$guide" extra
+badcase "a further path that does not exist" "extra" --cluster "$guide" "$tmp/extra"
 
 echo "lint: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
