@@ -144,7 +144,7 @@ static int run_flows(const struct pol_model *model, FILE *in, const char *name)
 		if (flowline_is_blank(line, len))
 			continue;
 		if (!flowline_parse(line, len, &fl, err, sizeof(err))) {
-			if (strcmp(err, "out of memory") == 0) {
+			if (errno == ENOMEM) {
 				log_errx("simulate: %s: line %zu: out of memory", name, lineno);
 				ret = CMD_FAILURE;
 				break;

@@ -345,6 +345,7 @@ bool flowline_parse(const char *text, size_t len, struct flowline *out,
 	memset(out, 0, sizeof(*out));
 	if (len > FLOWLINE_MAX_LEN) {
 		snprintf(err, errlen, "line is %zu bytes long, the limit is %d", len, FLOWLINE_MAX_LEN);
+		errno = EINVAL;
 		return false;
 	}
 	for (size_t i = 0; i < len; i++) {
@@ -353,6 +354,7 @@ bool flowline_parse(const char *text, size_t len, struct flowline *out,
 		/* cJSON takes any byte below 0x20 as whitespace; JSON does not. */
 		if (c < 0x20 && c != '\t' && !(c == '\r' && i == len - 1) && !(c == '\n' && i == len - 1)) {
 			snprintf(err, errlen, "column %zu: control character 0x%02x is not allowed", i + 1, c);
+			errno = EINVAL;
 			return false;
 		}
 	}
@@ -363,6 +365,7 @@ bool flowline_parse(const char *text, size_t len, struct flowline *out,
 			snprintf(err, errlen, "out of memory");
 			return false;
 		}
+		errno = EINVAL;
 		if (end && end >= text && end <= text + len) {
 			size_t col = (size_t)(end - text);
 
@@ -404,8 +407,10 @@ bool flowline_parse(const char *text, size_t len, struct flowline *out,
 	ok = true;
 out:
 	cJSON_Delete(obj);
-	if (!ok)
+	if (!ok) {
 		flowline_clear(out);
+		errno = strcmp(err, "out of memory") == 0 ? ENOMEM : EINVAL;
+	}
 	return ok;
 }
 

@@ -60,7 +60,8 @@ struct flowline {
  * returns true. On failure writes a message that quotes the offending
  * member or the column of a syntax error, without a line-number prefix
  * (the caller knows the line), and returns false; *out is then empty.
- * Allocation failure also returns false, with "out of memory". */
+ * errno is EINVAL then, or ENOMEM (message "out of memory") when memory ran
+ * out. */
 bool flowline_parse(const char *text, size_t len, struct flowline *out,
 		    char *err, size_t errlen);
 void flowline_clear(struct flowline *fl);
