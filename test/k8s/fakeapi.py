@@ -48,6 +48,28 @@ LIST_FILES = {"pods": "pods.json", "namespaces": "namespaces.json",
               "networkpolicies": "networkpolicies.json"}
 GROUP = {"pods": "", "namespaces": "", "networkpolicies": "networking.k8s.io"}
 
+# Legacy discovery documents, enough for kubectl to map the kinds of
+# k8s/deploy/ (kubectl apply --dry-run=client needs a server for that).
+VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
+
+
+def _res(name, kind, namespaced):
+    return {"name": name, "singularName": kind.lower(), "namespaced": namespaced,
+            "kind": kind, "verbs": VERBS}
+
+
+DISCOVERY = {
+    "/api/v1": [_res("namespaces", "Namespace", False), _res("pods", "Pod", True),
+                _res("serviceaccounts", "ServiceAccount", True),
+                _res("configmaps", "ConfigMap", True)],
+    "/apis/apps/v1": [_res("daemonsets", "DaemonSet", True)],
+    "/apis/rbac.authorization.k8s.io/v1": [
+        _res("clusterroles", "ClusterRole", False),
+        _res("clusterrolebindings", "ClusterRoleBinding", False),
+        _res("roles", "Role", True), _res("rolebindings", "RoleBinding", True)],
+    "/apis/networking.k8s.io/v1": [_res("networkpolicies", "NetworkPolicy", True)],
+}
+
 
 def log(msg):
     sys.stderr.write("fakeapi: %s\n" % msg)
@@ -220,7 +242,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_body(401, self.fixture_status("401-unauthorized.json"))
             return
         if path not in RESOURCES:
-            self.send_body(404, self.fixture_status("404-not-found.json"))
+            if not self.discovery(path):
+                self.send_body(404, self.fixture_status("404-not-found.json"))
             return
         resource, list_kind, api_version, _ = RESOURCES[path]
         with ST.lock:
@@ -258,6 +281,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.do_watch(resource, q, fault)
         else:
             self.do_list(resource, list_kind, api_version, q)
+
+    def discovery(self, path):
+        if path == "/api":
+            doc = {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+                {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}
+        elif path == "/apis":
+            groups = []
+            for p in DISCOVERY:
+                if p.startswith("/apis/"):
+                    g, v = p.split("/")[2:4]
+                    gv = {"groupVersion": "%s/%s" % (g, v), "version": v}
+                    groups.append({"name": g, "versions": [gv], "preferredVersion": gv})
+            doc = {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+        elif path in DISCOVERY:
+            doc = {"kind": "APIResourceList", "apiVersion": "v1",
+                   "groupVersion": path.split("/", 2)[2] if path.startswith("/apis/") else "v1",
+                   "resources": DISCOVERY[path]}
+        else:
+            return False
+        self.send_body(200, json.dumps(doc).encode())
+        return True
 
     def do_list(self, resource, list_kind, api_version, q):
         cont = q.get("continue", [""])[0]
@@ -330,6 +374,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         end_mode = "clean"
         try:
             while True:
+                if w.drop_after is not None and w.events_sent >= w.drop_after[0]:
+                    end_mode = w.drop_after[1]
+                    break
                 with w.cond:
                     while not w.queue:
                         left = deadline - time.monotonic()
@@ -341,9 +388,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     kind, item = w.queue.pop(0)
                 if kind == "end":
                     end_mode = item
-                    break
-                if w.drop_after is not None and w.events_sent >= w.drop_after[0]:
-                    end_mode = w.drop_after[1]
                     break
                 self.write_chunk(item)
                 w.events_sent += 1
@@ -546,12 +590,15 @@ def main():
 
     signal.signal(signal.SIGTERM, on_term)
     log("listening on 127.0.0.1:%d" % port)
+    if ARGS.scenario:
+        threading.Thread(target=run_scenario, args=(ARGS.scenario,), daemon=True).start()
     if ARGS.ready_file:
+        # After the scenario thread: its first fault steps are in place
+        # before any client can connect.
+        time.sleep(0.05)
         with open(ARGS.ready_file + ".tmp", "w") as f:
             f.write(str(port))
         os.replace(ARGS.ready_file + ".tmp", ARGS.ready_file)
-    if ARGS.scenario:
-        threading.Thread(target=run_scenario, args=(ARGS.scenario,), daemon=True).start()
     srv.serve_forever(poll_interval=0.1)
     srv.server_close()
     log("stopped")
