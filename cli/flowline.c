@@ -420,16 +420,6 @@ void flowline_clear(struct flowline *fl)
 	memset(fl, 0, sizeof(*fl));
 }
 
-char *flowline_pod_ref(const struct pol_pod *pod, char *buf, size_t len)
-{
-	if (!pod) {
-		if (len)
-			buf[0] = '\0';
-	} else
-		snprintf(buf, len, "%s/%s", pod->ns, pod->name);
-	return buf;
-}
-
 static void put_policy_ref(struct flowline_buf *b, const struct pol_policy *pol, bool json)
 {
 	if (json)

@@ -70,9 +70,6 @@ void flowline_clear(struct flowline *fl);
  * still counts them for line numbers). */
 bool flowline_is_blank(const char *text, size_t len);
 
-/* "ns/name" of a pod into buf; "" for NULL. Returns buf. */
-char *flowline_pod_ref(const struct pol_pod *pod, char *buf, size_t len);
-
 /* Append the output object for fl and its verdict, with a final newline:
  * echo + "verdict": "allow"|"deny", "src_pod"/"dst_pod": "ns/name"|null,
  * "reason": {...}. The reason object:

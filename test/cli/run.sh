@@ -119,6 +119,19 @@ if run "simulate guide flows" 0 "$npshim" simulate --cluster "$guide" --flows "$
 	fi
 fi
 
+# A coprocess gets each answer before it writes the next line.
+if timeout 20 python3 - "$npshim" "$guide" <<'EOF' >"$tmp/co" 2>&1; then ok "answers a pipe line by line (coprocess)"; else bad "coprocess: $(tail -3 "$tmp/co")"; fi
+import json, subprocess, sys
+p = subprocess.Popen([sys.argv[1], "simulate", "--cluster", sys.argv[2]], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, text=True)
+for port in (5432, 8080, 53):
+    p.stdin.write(json.dumps({"src": "10.244.1.14", "dst": "10.244.1.12", "port": port}) + "\n")
+    p.stdin.flush()
+    assert json.loads(p.stdout.readline())["port"] == port
+p.stdin.close()
+sys.exit(p.wait())
+EOF
+
 echo "--- simulate: input details"
 printf '{"src": "10.244.1.14",  "dst": "10.244.1.12", "port": 5432, "id": 1.50}\r\n\n   \n{"src":"10.244.1.5","dst":"10.244.1.16","port":8080}\n' >"$tmp/f1"
 if run "CRLF, blank lines, protocol default" 0 "$npshim" simulate --cluster "$guide" --flows "$tmp/f1"; then
