@@ -162,16 +162,25 @@ bool queue_msg_parse(const void *buf, size_t len, struct queue_msg *out)
 	const struct nfqnl_msg_packet_hdr *ph;
 
 	memset(out, 0, sizeof(*out));
-	/* libmnl walks attributes up to the ALIGNED end of the message, so
-	 * the aligned length must be in the buffer (the kernel pads). */
-	if (len < sizeof(*nlh) || nlh->nlmsg_len < sizeof(*nlh) ||
-	    NLMSG_ALIGN((size_t)nlh->nlmsg_len) > len)
+	size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+
+	if (len < sizeof(*nlh) || nlh->nlmsg_len < off || nlh->nlmsg_len > len)
 		return false;
 	if (nlh->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET))
 		return false;
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)))
-		return false;
-	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 || !tb[NFQA_PACKET_HDR])
+	/* Our own walk rather than mnl_attr_parse(): the kernel does not pad
+	 * the last attribute (the payload), and libmnl would look for
+	 * attributes up to the ALIGNED end, past the bytes received. Every
+	 * attribute must end inside nlmsg_len. */
+	while (off + sizeof(struct nlattr) <= nlh->nlmsg_len) {
+		const struct nlattr *a = (const struct nlattr *)((const char *)buf + off);
+
+		if (a->nla_len < sizeof(*a) || a->nla_len > nlh->nlmsg_len - off)
+			return false;
+		attr_cb(a, tb);
+		off += NLA_ALIGN((size_t)a->nla_len);
+	}
+	if (!tb[NFQA_PACKET_HDR])
 		return false;
 	ph = mnl_attr_get_payload(tb[NFQA_PACKET_HDR]);
 	out->id = ntohl(ph->packet_id);
@@ -181,9 +190,6 @@ bool queue_msg_parse(const void *buf, size_t len, struct queue_msg *out)
 	if (tb[NFQA_PAYLOAD]) {
 		out->payload = mnl_attr_get_payload(tb[NFQA_PAYLOAD]);
 		out->caplen = mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]);
-		/* Not into the padding after the message either. */
-		if ((const char *)out->payload + out->caplen > (const char *)buf + nlh->nlmsg_len)
-			return false;
 	}
 	/* CAP_LEN is present only when the copy was cut by the copy range. */
 	out->wire_len = tb[NFQA_CAP_LEN] ? ntohl(mnl_attr_get_u32(tb[NFQA_CAP_LEN])) : out->caplen;

@@ -45,6 +45,19 @@ int main(void)
 	T_ASSERT(m.id == 77 && m.mark == 0x10 && m.hw_protocol == 0x0800, "id/mark/proto");
 	T_ASSERT(m.caplen == 40 && m.wire_len == 1500 && m.payload && m.payload[0] == 0x45, "payload");
 
+	/* The kernel does not pad the payload attribute: a 29-byte packet
+	 * makes a message whose length is not a multiple of 4, and the
+	 * datagram ends right there. */
+	len = build(buf, 81, 0, payload, 29, 0) - 3;
+	((struct nlmsghdr *)buf)->nlmsg_len = (uint32_t)len;
+	{
+		char exact[1024];
+
+		memcpy(exact, buf, len);
+		T_ASSERT(queue_msg_parse(exact, len, &m) && m.id == 81 && m.caplen == 29,
+			 "unpadded last attribute");
+	}
+
 	len = build(buf, 78, 0, payload, sizeof(payload), 0);
 	T_ASSERT(queue_msg_parse(buf, len, &m) && m.mark == 0 && m.wire_len == 40, "no mark, no cap_len");
 
