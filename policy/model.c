@@ -268,6 +268,7 @@ struct build {
 	uint32_t words_per_set;
 	uint64_t *scratch;     /* one pod set */
 	uint32_t ns_words;
+	uint32_t *pod_ns;      /* per cluster pod: its namespace index */
 
 	/* memoised selector results, keyed by a canonical text form */
 	struct str_tab memo;
@@ -334,6 +335,9 @@ static int build_namespaces(struct build *bd)
 
 	if (str_tab_init(&m->ns_by_name, total) < 0)
 		return -ENOMEM;
+	bd->pod_ns = calloc(c->n_pods + 1, sizeof(*bd->pod_ns));
+	if (!bd->pod_ns)
+		return -ENOMEM;
 	for (i = 0; i < c->n_namespaces; i++) {
 		struct pol_namespace *ns = c->namespaces[i];
 		struct str_entry *e;
@@ -377,8 +381,11 @@ static int build_namespaces(struct build *bd)
 			return -EINVAL;
 		}
 		e = str_tab_slot(&m->ns_by_name, name, NULL);
-		if (e->a)
+		if (e->a) {
+			if (i < c->n_pods)
+				bd->pod_ns[i] = e->val;
 			continue;
+		}
 		ns = calloc(1, sizeof(*ns));
 		if (!ns || !(ns->name = strdup(name)) ||
 		    pol_labels_set(&ns->labels, METADATA_NAME, name) < 0) {
@@ -388,6 +395,8 @@ static int build_namespaces(struct build *bd)
 		if (pol_cluster_add_namespace(c, ns) < 0)
 			return -ENOMEM;
 		str_tab_fill(e, ns->name, NULL, (uint32_t)(c->n_namespaces - 1));
+		if (i < c->n_pods)
+			bd->pod_ns[i] = e->val;
 	}
 	return 0;
 }
@@ -432,7 +441,7 @@ static int build_pods(struct build *bd, const struct pol_build_opts *opts)
 		str_tab_fill(e, p->ns, p->name, (uint32_t)i);
 		n_ip += p->n_ips + 1;
 		if (has_identity(p))
-			m->ns_count[ns_index(m, p->ns)]++;
+			m->ns_count[bd->pod_ns[i]]++;
 	}
 	for (i = 0; i < n_ns; i++)
 		m->ns_first[i + 1] = m->ns_first[i] + m->ns_count[i];
@@ -453,7 +462,7 @@ static int build_pods(struct build *bd, const struct pol_build_opts *opts)
 
 		if (!has_identity(p))
 			continue;
-		ns = ns_index(m, p->ns);
+		ns = bd->pod_ns[i];
 		at = m->ns_first[ns] + fill[ns]++;
 		m->pods[at].pod = p;
 		m->pods[at].ns = ns;
@@ -654,8 +663,8 @@ static ptrdiff_t ns_set(struct build *bd, const struct pol_selector *sel)
 static int build_label_index(struct build *bd)
 {
 	const struct pol_model *m = bd->m;
-	size_t total = 0, i, k;
-	uint32_t n_keys = 0, *fill;
+	size_t total = 0, i, k, at;
+	uint32_t n_keys = 0, *fill, *ids;
 
 	for (i = 0; i < m->n_pods; i++)
 		total += m->pods[i].pod->labels.n;
@@ -664,66 +673,63 @@ static int build_label_index(struct build *bd)
 	bd->post_off = calloc(total + 2, sizeof(*bd->post_off));
 	bd->post = calloc(total + 1, sizeof(*bd->post));
 	fill = calloc(total + 1, sizeof(*fill));
-	if (!bd->post_off || !bd->post || !fill) {
+	ids = calloc(total + 1, sizeof(*ids));
+	if (!bd->post_off || !bd->post || !fill || !ids) {
 		free(fill);
+		free(ids);
 		return -1;
 	}
 	/* count per (key, value), then prefix sums, then fill in pod order */
-	for (i = 0; i < m->n_pods; i++) {
+	for (i = 0, at = 0; i < m->n_pods; i++) {
 		const struct pol_labels *l = &m->pods[i].pod->labels;
 
-		for (k = 0; k < l->n; k++) {
+		for (k = 0; k < l->n; k++, at++) {
 			struct str_entry *e = str_tab_slot(&bd->label_idx, l->items[k].key,
 							   l->items[k].value);
 
 			if (!e->a)
 				str_tab_fill(e, l->items[k].key, l->items[k].value, n_keys++);
+			ids[at] = e->val;
 			bd->post_off[e->val + 1]++;
 		}
 	}
 	for (i = 0; i < n_keys; i++)
 		bd->post_off[i + 1] += bd->post_off[i];
-	for (i = 0; i < m->n_pods; i++) {
-		const struct pol_labels *l = &m->pods[i].pod->labels;
-
-		for (k = 0; k < l->n; k++) {
-			uint32_t id = 0;
-
-			str_tab_get(&bd->label_idx, l->items[k].key, l->items[k].value, &id);
-			bd->post[bd->post_off[id] + fill[id]++] = (uint32_t)i;
-		}
-	}
+	for (i = 0, at = 0; i < m->n_pods; i++)
+		for (k = 0; k < m->pods[i].pod->labels.n; k++, at++)
+			bd->post[bd->post_off[ids[at]] + fill[ids[at]]++] = (uint32_t)i;
 	free(fill);
+	free(ids);
 	bd->have_index = true;
 	return 0;
 }
 
-static void match_postings(struct build *bd, const struct pol_selector *sel,
-			   const char *key, const char *value, uint64_t *w)
+/* Pods labelled key=value that sel matches, into w. exact: the selector is
+ * that one requirement, so every pod of the posting list matches. */
+static void match_postings(struct build *bd, const struct pol_selector *sel, uint32_t id,
+			   bool exact, uint64_t *w)
 {
-	uint32_t id, j;
+	uint32_t j;
 
-	if (!str_tab_get(&bd->label_idx, key, value, &id))
-		return;
 	for (j = bd->post_off[id]; j < bd->post_off[id + 1]; j++) {
 		uint32_t p = bd->post[j];
 
-		if (pol_selector_matches(sel, &bd->m->pods[p].pod->labels))
+		if (exact || pol_selector_matches(sel, &bd->m->pods[p].pod->labels))
 			bit_set(w, p);
 	}
 }
 
 /* The set of all pods (any namespace) a podSelector matches (memoised).
- * A matchLabels entry or an In expression narrows the candidates through
- * the label index; other selectors are tested against every pod. Returns
- * a word offset into memo_bits, or -1. */
+ * The rarest matchLabels entry, or an In expression, narrows the candidates
+ * through the label index; other selectors are tested against every pod.
+ * Returns a word offset into memo_bits, or -1. */
 static ptrdiff_t pod_set_global(struct build *bd, const struct pol_selector *sel)
 {
 	const struct pol_model *m = bd->m;
 	bool fresh;
 	ptrdiff_t off = memo_get(bd, 'p', sel, bd->words_per_set, &fresh);
 	uint64_t *w;
-	uint32_t i, j;
+	uint32_t i, j, id, best = 0, best_n = UINT32_MAX;
 
 	if (off < 0 || !fresh)
 		return off;
@@ -731,8 +737,16 @@ static ptrdiff_t pod_set_global(struct build *bd, const struct pol_selector *sel
 		return -1;
 	w = (uint64_t *)bd->memo_bits.p + off;
 	if (sel->match_labels.n) {
-		match_postings(bd, sel, sel->match_labels.items[0].key,
-			       sel->match_labels.items[0].value, w);
+		for (i = 0; i < sel->match_labels.n; i++) {
+			if (!str_tab_get(&bd->label_idx, sel->match_labels.items[i].key,
+					 sel->match_labels.items[i].value, &id))
+				return off; /* no pod has this label: empty */
+			if (bd->post_off[id + 1] - bd->post_off[id] < best_n) {
+				best = id;
+				best_n = bd->post_off[id + 1] - bd->post_off[id];
+			}
+		}
+		match_postings(bd, sel, best, sel->match_labels.n == 1 && !sel->n_exprs, w);
 		return off;
 	}
 	for (i = 0; i < sel->n_exprs; i++) {
@@ -741,7 +755,8 @@ static ptrdiff_t pod_set_global(struct build *bd, const struct pol_selector *sel
 		if (e->op != POL_SEL_IN)
 			continue;
 		for (j = 0; j < e->n_values; j++)
-			match_postings(bd, sel, e->key, e->values[j], w);
+			if (str_tab_get(&bd->label_idx, e->key, e->values[j], &id))
+				match_postings(bd, sel, id, sel->n_exprs == 1, w);
 		return off;
 	}
 	for (i = 0; i < m->n_pods; i++)
@@ -1165,6 +1180,7 @@ static void build_release(struct build *bd)
 	free(bd->memo.e);
 	free(bd->keybuf.p);
 	free(bd->rulekey.p);
+	free(bd->pod_ns);
 	free(bd->sets.p);
 	free(bd->dedup);
 	free(bd->label_idx.e);
