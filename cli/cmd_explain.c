@@ -20,7 +20,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: npshim explain --cluster PATH [--cluster PATH ...] --from NS/POD|IP\n"
 		"                      --to NS/POD|IP --port PORT[/PROTO] [--node NAME]\n"
-		"                      [--output text|json]\n"
+		"                      [--enforced-only] [--output text|json]\n"
 		"\n"
 		"Explain the NetworkPolicy verdict of one new connection: who the source and\n"
 		"destination are, whether each is isolated and by which policies, the rule\n"
@@ -32,6 +32,7 @@ static void usage(FILE *out)
 		"  --port SPEC      80, 53/UDP, 5000/SCTP (default protocol TCP; case does\n"
 		"                   not matter), or ICMP / ICMPv6 alone\n"
 		"  --node NAME      only pods on NAME are enforced (default: every pod)\n"
+		"  --enforced-only  leave out staged policies (npshim.io/mode: audit)\n"
 		"  --output FORMAT  text (default) or json\n"
 		"\n"
 		"A dual-stack pod uses the address of the family both ends share (IPv4\n"
@@ -47,6 +48,7 @@ struct explain_opts {
 	const char *port;
 	const char *node;
 	bool json;
+	unsigned eval_flags;
 	uint8_t proto;
 	uint16_t port_num;
 };
@@ -62,6 +64,7 @@ static int parse_args(int argc, char **argv, struct explain_opts *o)
 		{ "port", required_argument, NULL, 'p' },
 		{ "node", required_argument, NULL, 'n' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "enforced-only", no_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -96,6 +99,9 @@ static int parse_args(int argc, char **argv, struct explain_opts *o)
 				log_errx("explain: --output '%s': expected text or json", optarg);
 				return CMD_USAGE;
 			}
+			break;
+		case 'e':
+			o->eval_flags |= POL_EVAL_ENFORCED_ONLY;
 			break;
 		case 'h':
 			usage(stdout);
@@ -980,7 +986,7 @@ static int explain_flow(const struct pol_model *model, const struct explain_opts
 	else if (flow.proto == POL_PROTO_ICMPV6 && pol_ip_is_v4(&flow.src))
 		flow.proto = POL_PROTO_ICMP;
 
-	pol_eval(model, &flow, 0, &v);
+	pol_eval(model, &flow, o->eval_flags, &v);
 	x = pol_explain_flow(model, &flow, &v);
 	if (!x) {
 		log_err("explain");

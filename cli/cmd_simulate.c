@@ -20,7 +20,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: npshim simulate --cluster PATH [--cluster PATH ...] [--flows FILE] [--node NAME]\n"
+		"Usage: npshim simulate --cluster PATH [--cluster PATH ...] [--flows FILE] [--node NAME]\n                       [--enforced-only]\n"
 		"\n"
 		"Decide flows against a cluster's NetworkPolicies without touching a node.\n"
 		"\n"
@@ -29,6 +29,9 @@ static void usage(FILE *out)
 		"  --flows FILE    flow lines to decide (default: standard input, also '-')\n"
 		"  --node NAME     decide as the instance on node NAME: only its pods are\n"
 		"                  enforced (default: every pod counts as local)\n"
+		"  --enforced-only leave out staged policies (annotation npshim.io/mode:\n"
+		"                  audit): what is enforced today. By default they count,\n"
+		"                  as they will once enforced.\n"
 		"\n"
 		"Input, one JSON object per line:\n"
 		"  {\"src\": \"10.42.1.1\", \"dst\": \"10.42.2.2\", \"protocol\": \"TCP\", \"port\": 80}\n"
@@ -50,6 +53,7 @@ struct simulate_opts {
 	struct offline_paths clusters;
 	const char *flows;
 	const char *node;
+	unsigned eval_flags;
 };
 
 static int parse_args(int argc, char **argv, struct simulate_opts *o)
@@ -58,6 +62,7 @@ static int parse_args(int argc, char **argv, struct simulate_opts *o)
 		{ "cluster", required_argument, NULL, 'c' },
 		{ "flows", required_argument, NULL, 'f' },
 		{ "node", required_argument, NULL, 'n' },
+		{ "enforced-only", no_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -91,6 +96,9 @@ static int parse_args(int argc, char **argv, struct simulate_opts *o)
 			}
 			o->node = optarg;
 			break;
+		case 'e':
+			o->eval_flags |= POL_EVAL_ENFORCED_ONLY;
+			break;
 		case 'h':
 			usage(stdout);
 			return -1;
@@ -114,7 +122,7 @@ static int parse_args(int argc, char **argv, struct simulate_opts *o)
 	return CMD_OK;
 }
 
-static int run_flows(const struct pol_model *model, FILE *in, const char *name)
+static int run_flows(const struct pol_model *model, unsigned eval_flags, FILE *in, const char *name)
 {
 	struct flowline_buf out = { 0 };
 	struct flowline fl;
@@ -155,7 +163,7 @@ static int run_flows(const struct pol_model *model, FILE *in, const char *name)
 		if (n_errors == 0) {
 			struct pol_verdict v;
 
-			pol_eval(model, &fl.flow, 0, &v);
+			pol_eval(model, &fl.flow, eval_flags, &v);
 			flowline_buf_reset(&out);
 			flowline_format_result(&out, &fl, &v);
 			if (out.oom) {
@@ -233,7 +241,7 @@ int cmd_simulate(int argc, char **argv)
 	}
 	ret = offline_load_model("simulate", o.clusters.v, o.clusters.n, o.node, &model);
 	if (ret == CMD_OK)
-		ret = run_flows(model, in, name);
+		ret = run_flows(model, o.eval_flags, in, name);
 	pol_model_free(model);
 	if (in != stdin)
 		fclose(in);

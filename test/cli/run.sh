@@ -146,6 +146,14 @@ if run "--node kind-worker2" 0 "$npshim" simulate --cluster "$guide" --node kind
 	sed -n 4p "$tmp/out" >"$tmp/n4"
 	jcheck "pods on the node are enforced (api on kind-worker2 -> auth)" '.reason.egress.state == "allowed"' "$tmp/n4"
 fi
+S=("$npshim" simulate --cluster "$guide" --cluster "$data/staged.yaml")
+printf '{"src": "10.244.2.9", "dst": "10.244.2.6", "port": 8080}\n' >"$tmp/staged.jsonl"
+if run "staged policy counts by default" 0 "${S[@]}" --flows "$tmp/staged.jsonl"; then
+	jcheck "staged policy denies the audit view" '.verdict == "deny" and .reason.ingress.isolated_by == ["platform/platform-lockdown"]'
+fi
+if run "--enforced-only" 0 "${S[@]}" --enforced-only --flows "$tmp/staged.jsonl"; then
+	jcheck "--enforced-only leaves the staged policy out" '.verdict == "allow" and .reason.ingress.state == "not isolated"'
+fi
 run "--node with no pods warns" 0 "$npshim" simulate --cluster "$guide" --node no-such-node --flows "$flows" && has_err "unknown node is named" "no pod of the cluster runs on node 'no-such-node'"
 
 echo "--- simulate: malformed flow lines (line numbers)"
@@ -235,6 +243,11 @@ fi
 if run "explain host-network pod by name" 1 "${E[@]}" --from kube-system/kube-proxy-tq5vn --to production/postgres-0 --port 5432 --output json; then
 	jcheck "host-network pod: its node's address, not a pod" '.flow.src == "172.18.0.4" and .source.kind == "node" and .source.pod == null and .egress.state == "not a pod"'
 fi
+if run "explain staged policy" 1 "${E[@]}" --cluster "$data/staged.yaml" --from production/api-7c9d8f6b5-qw8zn --to platform/auth-service-7d9c6f5b8-k8s2q --port 8080 --output json; then
+	jcheck "explain marks the staged policy" '.ingress.policies[0] | .policy == "platform/platform-lockdown" and .staged'
+fi
+run "explain --enforced-only" 0 "${E[@]}" --cluster "$data/staged.yaml" --enforced-only --from production/api-7c9d8f6b5-qw8zn --to platform/auth-service-7d9c6f5b8-k8s2q --port 8080 --output json &&
+	jcheck "explain --enforced-only: not isolated" '.ingress.state == "not isolated"'
 N=("$npshim" explain --cluster "$guide" --cluster "$data/named-ports.yaml")
 if run "explain named port" 1 "${N[@]}" --from production/web-5f7b9c6d4-tl6vb --to "$api" --port 9090 --output json; then
 	jcheck "named port resolves to another number" '.ingress.policies[1].rules[0].ports[0] | .fail == "named port number" and .resolved == 8080'
