@@ -14,7 +14,7 @@
  * never fails the run.
  *
  *   bench_engine [--pods N] [--namespaces N] [--policies N] [--flows N]
- *                [--seed N] [--json]
+ *                [--seed N]
  */
 #include <inttypes.h>
 #include <stdarg.h>
