@@ -63,7 +63,7 @@ run "simulate missing cluster path" 2 "$npshim" simulate --cluster "$tmp/nope.ya
 run "simulate flows is a directory" 2 "$npshim" simulate --cluster "$guide" --flows "$tmp" && has_err "directory refused" "is a directory"
 run "simulate missing flows file" 2 "$npshim" simulate --cluster "$guide" --flows "$tmp/nope.jsonl" && has_err "missing flows file is named" "$tmp/nope.jsonl"
 if run "simulate invalid cluster" 2 "$npshim" simulate --cluster "$guide" --cluster "$data/bad-cidr.yaml" --flows "$flows"; then
-	has_err "invalid cluster: file:line:col and the value" "bad-cidr.yaml:11:19: error:"
+	has_err "invalid cluster: file:line:col and the value" "bad-cidr.yaml:12:19: error:"
 	has_err "invalid cluster: what is wrong" "10.0.0.0/33"
 	[ ! -s "$tmp/out" ] && ok "invalid cluster: nothing on stdout" || bad "invalid cluster printed output"
 fi
