@@ -45,6 +45,7 @@ struct src {
 	const char *name;
 	struct k8s_pos_map *pos;
 	size_t skipped;
+	size_t non_empty_docs;
 	char skipped_kinds[SKIPPED_KINDS_SHOWN][48];
 	size_t n_skipped_kinds;
 };
@@ -168,6 +169,13 @@ static bool is_list_kind(const char *kind)
 	return n >= 4 && !strcmp(kind + n - 4, "List");
 }
 
+/* Lists we read even without an items member (an empty list). */
+static bool known_list(const char *kind)
+{
+	return !strcmp(kind, "List") || !strcmp(kind, "PodList") ||
+	       !strcmp(kind, "NamespaceList") || !strcmp(kind, "NetworkPolicyList");
+}
+
 static void after_decode(struct src *s, enum k8s_kind kind, const cJSON *obj)
 {
 	struct pol_cluster *c = s->l->cluster;
@@ -261,7 +269,12 @@ static void load_list(struct src *s, const cJSON *list, const char *kind, unsign
 	else if (!strcmp(kind, "NetworkPolicyList") &&
 		 (!api || !strcmp(api, "networking.k8s.io/v1")))
 		def = K8S_KIND_NETWORKPOLICY;
-	else if (strcmp(kind, "List") != 0) {
+	else if (!strcmp(kind, "NetworkPolicyList") &&
+		 (!strncmp(api, "networking.k8s.io/", 18) || !strncmp(api, "extensions/", 11))) {
+		serr(s, list, "NetworkPolicyList: apiVersion \"%.60s\" is no longer served "
+		     "(use networking.k8s.io/v1)", api);
+		return;
+	} else if (strcmp(kind, "List") != 0) {
 		/* A list of kinds we do not use (ServiceList, ...). */
 		if (cJSON_IsArray(items))
 			for (it = items->child; it; it = it->next)
@@ -280,7 +293,8 @@ static void load_list(struct src *s, const cJSON *list, const char *kind, unsign
 		const char *ik = cJSON_IsObject(it) ? str_member(it, "kind") : NULL;
 
 		snprintf(where, sizeof(where), "items[%zu]", i);
-		if (ik && is_list_kind(ik) && cJSON_GetObjectItemCaseSensitive(it, "items")) {
+		if (ik && is_list_kind(ik) &&
+		    (cJSON_GetObjectItemCaseSensitive(it, "items") || known_list(ik))) {
 			if (nesting >= LIST_MAX_NESTING)
 				serr(s, it, "%s: lists nested more than %d deep", where,
 				     LIST_MAX_NESTING);
@@ -300,6 +314,7 @@ static void load_document(struct src *s, const cJSON *root, unsigned doc_no)
 	s->l->stats.documents++;
 	if (cJSON_IsNull(root))
 		return; /* an empty YAML document, e.g. a trailing "---" */
+	s->non_empty_docs++;
 	snprintf(where, sizeof(where), "document %u", doc_no);
 	if (!cJSON_IsObject(root)) {
 		serr(s, root, "%s: must be a Kubernetes object (a mapping), got %s", where,
@@ -307,7 +322,8 @@ static void load_document(struct src *s, const cJSON *root, unsigned doc_no)
 		return;
 	}
 	kind = str_member(root, "kind");
-	if (kind && is_list_kind(kind) && cJSON_GetObjectItemCaseSensitive(root, "items")) {
+	if (kind && is_list_kind(kind) &&
+	    (cJSON_GetObjectItemCaseSensitive(root, "items") || known_list(kind))) {
 		load_list(s, root, kind, 1);
 		return;
 	}
@@ -344,7 +360,7 @@ void k8s_loader_add_buffer(struct k8s_loader *l, const char *name, const void *d
 			   size_t len, enum k8s_format format)
 {
 	struct src s = { .l = l, .name = name };
-	size_t docs_before = l->stats.documents, errors_before = l->diag->n_errors;
+	size_t errors_before = l->diag->n_errors;
 
 	l->stats.files++;
 	s.pos = k8s_pos_map_new();
@@ -365,8 +381,11 @@ void k8s_loader_add_buffer(struct k8s_loader *l, const char *name, const void *d
 
 		k8s_yaml_parse(data, len, name, s.pos, l->diag, on_yaml_document, &y);
 	}
-	if (l->diag->n_errors == errors_before && l->stats.documents == docs_before)
-		k8s_diag_error(l->diag, name, 0, 0, "no Kubernetes objects in this file (it is empty)");
+	/* kubectl refuses such a file too: it is almost always a mistake
+	 * (wrong file, truncated download). An empty List is fine. */
+	if (l->diag->n_errors == errors_before && !s.non_empty_docs)
+		k8s_diag_error(l->diag, name, 0, 0,
+			       "no Kubernetes objects in this file (empty, or only comments)");
 	if (s.skipped) {
 		char kinds[256] = "";
 		size_t i, o = 0;

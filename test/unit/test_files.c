@@ -386,6 +386,8 @@ static void test_shapes(void)
 	expect_ok("mixed List with a nested List", "x.json", buf, 2, 1, 0);
 	expect_ok("empty List", "x.json", "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[]}", 0, 0, 0);
 	expect_ok("List with null items", "x.yaml", "apiVersion: v1\nkind: List\nitems:\n", 0, 0, 0);
+	expect_ok("List without items", "x.yaml", "apiVersion: v1\nkind: List\n", 0, 0, 0);
+	expect_ok("PodList without items", "x.json", "{\"apiVersion\":\"v1\",\"kind\":\"PodList\"}", 0, 0, 0);
 	expect_ok("NetworkPolicyList", "x.yaml",
 		  "kind: NetworkPolicyList\napiVersion: networking.k8s.io/v1\nitems:\n"
 		  "- metadata: {name: a, namespace: x}\n  spec: {podSelector: {}}\n", 0, 0, 1);
@@ -402,6 +404,10 @@ static void test_shapes(void)
 
 	expect_fail("empty file", "e.yaml", "", "e.yaml: error: no Kubernetes objects in this file");
 	expect_fail("only comments", "e.yaml", "# nothing here\n", "no Kubernetes objects in this file");
+	expect_fail("only empty documents", "e.yaml", "---\n---\n# x\n", "e.yaml: error: no Kubernetes objects");
+	expect_fail("old NetworkPolicyList", "x.yaml",
+		    "apiVersion: extensions/v1beta1\nkind: NetworkPolicyList\nitems: []\n",
+		    "x.yaml:1:1: error: NetworkPolicyList: apiVersion \"extensions/v1beta1\" is no longer served");
 	expect_fail("top-level array", "x.json", "[{}]",
 		    "x.json:1:1: error: document 1: must be a Kubernetes object (a mapping), got a list");
 	expect_fail("scalar document", "x.yaml", "hello\n", "document 1: must be a Kubernetes object");
