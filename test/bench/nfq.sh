@@ -32,6 +32,8 @@
 # Env: ROUNDS (2), TCP_SECS (3), UDP_SECS (2), TCP_THREADS (4), QUEUES (0:1).
 set -eu
 top=${NPSHIM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+NPSHIM=${NPSHIM:-$top/npshim}
+NPSHIM_BUILD=${NPSHIM_BUILD:-$top/build}
 E2E_SUITE=bench-nfq
 E2E_NEED_TOOLS="nfq_acceptall gencluster"
 # shellcheck source=../e2e/lib.sh

@@ -17,6 +17,8 @@
 # connect), 1 otherwise, 77 when it cannot run here (not root, no NFQUEUE).
 set -eu
 top=${NPSHIM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+NPSHIM=${NPSHIM:-$top/npshim}
+NPSHIM_BUILD=${NPSHIM_BUILD:-$top/build}
 E2E_SUITE=demo
 E2E_NEED_TOOLS="clusterpods"
 # shellcheck source=lib.sh

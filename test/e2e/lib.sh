@@ -200,12 +200,21 @@ pods_from_cluster() {
 NPSHIM_PID=
 NPSHIM_SOCK=
 NPSHIM_ERR=
+NPSHIM_DB=
 npshim_start() {
 	local i
+	local db=()
 	NPSHIM_SOCK="$E2E_TMP/npshim.sock"
 	NPSHIM_ERR="$E2E_TMP/npshim.$((++NPSHIM_RUNS)).stderr"
-	pretty node "$NPSHIM run --socket $NPSHIM_SOCK $*"
-	ip netns exec "$NODE" "$NPSHIM" run --socket "$NPSHIM_SOCK" "$@" 2>"$NPSHIM_ERR" &
+	# Each run records into a database of its own (NPSHIM_USE_DB=0: log
+	# lines only), so a scenario sees exactly its own records.
+	NPSHIM_DB=
+	if [ "${NPSHIM_USE_DB:-1}" = 1 ]; then
+		NPSHIM_DB="$E2E_TMP/flows.$NPSHIM_RUNS.db"
+		db=(--db "$NPSHIM_DB")
+	fi
+	pretty node "$NPSHIM run --socket $NPSHIM_SOCK ${db[*]} $*"
+	ip netns exec "$NODE" "$NPSHIM" run --socket "$NPSHIM_SOCK" "${db[@]}" "$@" 2>"$NPSHIM_ERR" &
 	NPSHIM_PID=$!
 	E2E_PIDS+=("$NPSHIM_PID")
 	for i in $(seq 1 100); do
@@ -215,8 +224,13 @@ npshim_start() {
 			NPSHIM_PID=
 			return 1
 		fi
+		# Ready = rules installed (when it manages them) and every queue
+		# bound, as the kernel's nfnetlink_queue list shows; the control
+		# socket alone may answer before the queue threads have bound.
 		if [ -S "$NPSHIM_SOCK" ] &&
-			ip netns exec "$NODE" "$NPSHIM" status --socket "$NPSHIM_SOCK" --output json >/dev/null 2>&1; then
+			ip netns exec "$NODE" "$NPSHIM" status --socket "$NPSHIM_SOCK" --output json 2>/dev/null |
+			jq -e '((.rules.managed | not) or .rules.installed) and (.queues | length > 0) and
+				all(.queues[]; .kernel_known)' >/dev/null 2>&1; then
 			return 0
 		fi
 		sleep 0.1
