@@ -290,6 +290,13 @@ def run_step(npshim, workdir, shape, cluster, step):
         if any(out.get(k) != v for k, v in fl.items()):
             errors.append(f"output line does not echo the input {json.dumps(fl)}: {line[:200]}")
             continue
+        reason = out.get("reason")
+        states = [reason.get(d, {}).get("state") for d in ("egress", "ingress")] if isinstance(reason, dict) else []
+        if not isinstance(reason, dict) or reason.get("by") not in ("policy", "self", "node") or \
+                (out["verdict"] == "deny" and (reason.get("by") != "policy" or "denied" not in states)) or \
+                (out["verdict"] == "allow" and "denied" in states):
+            errors.append(f"reason does not account for the verdict: {line[:300]}")
+            continue
         got = out["verdict"] == "allow"
         if is_self:
             if got == exp:
@@ -301,8 +308,7 @@ def run_step(npshim, workdir, shape, cluster, step):
             ok += 1
         else:
             bad += 1
-            reason = out.get("reason", {}).get("text", "")
-            mismatches.append(f"{label}: expected {'allow' if exp else 'deny'}, got {out['verdict']} ({reason})")
+            mismatches.append(f"{label}: expected {'allow' if exp else 'deny'}, got {out['verdict']} ({reason.get('text', '')})")
     return errors, ok, bad, self_ok, self_bad, mismatches
 
 
