@@ -485,23 +485,28 @@ static bool decode_meta(struct dc *d, const cJSON *obj, bool namespaced,
 	if (namespaced && (!m->ns || !*m->ns))
 		m->ns = "default";
 	if (m->name && *m->name) {
+		/* Plain when the names are valid; quoted (escapes and all)
+		 * when they are what the error is about. */
+		bool plain = !k8s_check_dns1123_subdomain(m->name) &&
+			     (!namespaced || !k8s_check_dns1123_label(m->ns));
 		char qn[96], qs[96];
 
-		if (namespaced)
-			snprintf(d->ident, sizeof(d->ident), "%s/%s",
-				 quote(qs, sizeof(qs), m->ns) + 0, quote(qn, sizeof(qn), m->name));
+		if (plain && namespaced)
+			snprintf(d->ident, sizeof(d->ident), "%s/%s", m->ns, m->name);
+		else if (plain)
+			snprintf(d->ident, sizeof(d->ident), "%s", m->name);
+		else if (namespaced)
+			snprintf(d->ident, sizeof(d->ident), "%s/%s", quote(qs, sizeof(qs), m->ns),
+				 quote(qn, sizeof(qn), m->name));
 		else
 			snprintf(d->ident, sizeof(d->ident), "%s", quote(qn, sizeof(qn), m->name));
-		/* Quotes only when the name needs them: valid names never do. */
-		if (!k8s_check_dns1123_subdomain(m->name) &&
-		    (!namespaced || !k8s_check_dns1123_label(m->ns))) {
-			if (namespaced)
-				snprintf(d->ident, sizeof(d->ident), "%s/%s", m->ns, m->name);
-			else
-				snprintf(d->ident, sizeof(d->ident), "%s", m->name);
-		}
 	} else if (namespaced) {
-		snprintf(d->ident, sizeof(d->ident), "%.100s/<unnamed>", m->ns);
+		char qs[96];
+
+		if (k8s_check_dns1123_label(m->ns))
+			snprintf(d->ident, sizeof(d->ident), "%s/<unnamed>", quote(qs, sizeof(qs), m->ns));
+		else
+			snprintf(d->ident, sizeof(d->ident), "%s/<unnamed>", m->ns);
 	}
 	if (ok && (!m->name || !*m->name)) {
 		const cJSON *gen = member(m->metadata, "generateName");
