@@ -67,6 +67,7 @@ run_mode() {
 	npshim_status | jq -c '{mode, generation: (.. | objects | .generation? | numbers)} ' 2>/dev/null | head -n 1 || true
 	npshim_stop || echo "  (npshim exited non-zero on SIGTERM)"
 	cp "$NPSHIM_ERR" "$E2E_TMP/demo.$mode.log"
+	eval "DB_$mode=\$NPSHIM_DB"
 }
 run_mode audit
 run_mode enforce
@@ -94,14 +95,21 @@ while IFS= read -r sim; do
 done <"$E2E_TMP/demo.sim"
 [ -z "$skipped" ] || printf '(ICMP left to npshim simulate: %s)\n' "$(paste -sd';' - <<<"$skipped")"
 
-bold "Recorded in audit mode (would-deny)"
-grep -i 'would' "$E2E_TMP/demo.audit.log" | head -n 30 || echo "  (no would-deny record found in the daemon's log)"
-bold "Recorded in enforce mode (deny)"
-grep -iE 'deny|drop' "$E2E_TMP/demo.enforce.log" | grep -vi would | head -n 30 || echo "  (no deny record found in the daemon's log)"
-if [ -n "${NPSHIM_DB:-}" ] && [ -f "$NPSHIM_DB" ]; then
-	bold "Flow store ($NPSHIM_DB)"
-	"$NPSHIM" flows --db "$NPSHIM_DB" 2>&1 | head -n 30 || true
-fi
+show_records() { # DB: one line per recorded flow, from npshim flows --output json
+	if [ -z "$1" ] || [ ! -f "$1" ]; then
+		echo "  (no flow database; the daemon's log:)"
+		grep -iE 'deny' "$E2E_TMP/demo.$2.log" | head -n 20 || true
+		return 0
+	fi
+	"$NPSHIM" flows --db "$1" --output json --limit 0 |
+		jq -r 'def ep(ns; name; kind; ips): if (ns // "") != "" then "\(ns)/\(name)" else "\(kind | ascii_downcase) \(ips[0] // name)" end;
+			.[] | "  \(.verdict)\t\(ep(.src_namespace; .src_name; .src_kind; .src_ips)) -> \(ep(.dst_namespace; .dst_name; .dst_kind; .dst_ips)) \(.protocol)/\(.port)\t[\(.direction)] \((.policies // []) | join(", "))"' |
+		column -t -s $'\t'
+}
+bold "Recorded in audit mode (npshim flows --db, would-deny)"
+show_records "${DB_audit:-}" audit
+bold "Recorded in enforce mode (npshim flows --db, deny)"
+show_records "${DB_enforce:-}" enforce
 
 if [ $mismatch = 0 ]; then
 	bold "Every flow did on the wire what the engine decided: audit passed all, enforce dropped exactly the denies."
