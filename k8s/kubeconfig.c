@@ -10,11 +10,11 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include <yaml.h>
+#include "k8s/diag.h"
+#include "k8s/yamlpos.h"
 
 #define KUBECONFIG_MAX_BYTES (16u << 20)
 #define KUBECONFIG_MAX_FILES 16
-#define YAML_MAX_DEPTH 64
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -153,141 +153,60 @@ bad:
 
 /* --- YAML (or JSON, which is YAML) into cJSON --- */
 
-static bool plain_is(const char *s, const char *const *words)
+struct first_doc {
+	cJSON *root;
+	bool many;
+};
+
+static int keep_first(cJSON *root, unsigned line, void *arg)
 {
-	for (; *words; words++)
-		if (strcmp(s, *words) == 0)
-			return true;
-	return false;
-}
+	struct first_doc *fd = arg;
 
-/* YAML 1.1 / 1.2 core schema for plain scalars; quoted ones stay strings. */
-static cJSON *yaml_scalar(const yaml_node_t *node)
-{
-	static const char *const trues[] = { "true", "True", "TRUE", NULL };
-	static const char *const falses[] = { "false", "False", "FALSE", NULL };
-	static const char *const nulls[] = { "null", "Null", "NULL", "~", "", NULL };
-	const char *s = (const char *)node->data.scalar.value;
-	char *end;
-	double d;
-
-	if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return cJSON_CreateString(s);
-	if (plain_is(s, trues))
-		return cJSON_CreateBool(1);
-	if (plain_is(s, falses))
-		return cJSON_CreateBool(0);
-	if (plain_is(s, nulls))
-		return cJSON_CreateNull();
-	if ((*s >= '0' && *s <= '9') || *s == '-' || *s == '+') {
-		errno = 0;
-		d = strtod(s, &end);
-		if (!*end && !errno && end != s)
-			return cJSON_CreateNumber(d);
+	(void)line;
+	if (fd->root) {
+		fd->many = true;
+		return 1;
 	}
-	return cJSON_CreateString(s);
-}
-
-static cJSON *yaml_node_to_json(yaml_document_t *doc, yaml_node_t *node, int depth,
-				char *err, size_t errlen)
-{
-	cJSON *out = NULL;
-
-	if (depth > YAML_MAX_DEPTH) {
-		seterr(err, errlen, "line %lu: nesting deeper than %d (alias loop?)",
-		       (unsigned long)node->start_mark.line + 1, YAML_MAX_DEPTH);
-		return NULL;
-	}
-	switch (node->type) {
-	case YAML_SCALAR_NODE:
-		out = yaml_scalar(node);
-		break;
-	case YAML_SEQUENCE_NODE:
-		out = cJSON_CreateArray();
-		for (yaml_node_item_t *it = node->data.sequence.items.start;
-		     out && it < node->data.sequence.items.top; it++) {
-			cJSON *v = yaml_node_to_json(doc, yaml_document_get_node(doc, *it),
-						     depth + 1, err, errlen);
-			if (!v) {
-				cJSON_Delete(out);
-				return NULL;
-			}
-			cJSON_AddItemToArray(out, v);
-		}
-		break;
-	case YAML_MAPPING_NODE:
-		out = cJSON_CreateObject();
-		for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
-		     out && p < node->data.mapping.pairs.top; p++) {
-			yaml_node_t *k = yaml_document_get_node(doc, p->key);
-			cJSON *v;
-
-			if (!k || k->type != YAML_SCALAR_NODE) {
-				seterr(err, errlen, "line %lu: mapping key is not a scalar",
-				       (unsigned long)node->start_mark.line + 1);
-				cJSON_Delete(out);
-				return NULL;
-			}
-			v = yaml_node_to_json(doc, yaml_document_get_node(doc, p->value),
-					      depth + 1, err, errlen);
-			if (!v) {
-				cJSON_Delete(out);
-				return NULL;
-			}
-			/* Duplicate keys: the YAML spec forbids them; keep the
-			 * last like kubectl's decoder does. */
-			cJSON_DeleteItemFromObjectCaseSensitive(out, (const char *)k->data.scalar.value);
-			cJSON_AddItemToObject(out, (const char *)k->data.scalar.value, v);
-		}
-		break;
-	default:
-		seterr(err, errlen, "line %lu: empty YAML node",
-		       (unsigned long)node->start_mark.line + 1);
-		return NULL;
-	}
-	if (!out)
-		seterr(err, errlen, "out of memory");
-	return out;
+	/* root is the parser's; keep a copy. */
+	fd->root = cJSON_Duplicate(root, 1);
+	return fd->root ? 0 : 1;
 }
 
 cJSON *k8s_kubeconfig_parse(const char *text, size_t len, const char *name,
 			    char *err, size_t errlen)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	yaml_node_t *root;
-	cJSON *out = NULL;
-	char why[256] = "";
+	struct first_doc fd = { 0 };
+	struct k8s_diag diag;
+	int rc;
 
-	if (!yaml_parser_initialize(&parser)) {
-		seterr(err, errlen, "%s: out of memory", name);
-		return NULL;
+	/* The manifest loader's YAML reader, so a kubeconfig is read with the
+	 * same rules as kubectl's (go-yaml 1.1 scalars, anchors, merge keys,
+	 * duplicate keys refused) and positions in messages. */
+	k8s_diag_init(&diag);
+	diag.max_kept = 1;
+	rc = k8s_yaml_parse(text, len, name, NULL, &diag, keep_first, &fd);
+	if (rc < 0 || diag.n_errors) {
+		seterr(err, errlen, "%s", diag.n_msgs ? diag.msgs[0].text : "YAML syntax error");
+		goto fail;
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		seterr(err, errlen, "%s:%lu:%lu: %s", name,
-		       (unsigned long)parser.problem_mark.line + 1,
-		       (unsigned long)parser.problem_mark.column + 1,
-		       parser.problem ? parser.problem : "YAML syntax error");
-		yaml_parser_delete(&parser);
-		return NULL;
+	if (fd.many) {
+		seterr(err, errlen, "%s: more than one YAML document", name);
+		goto fail;
 	}
-	root = yaml_document_get_root_node(&doc);
-	if (!root) {
-		seterr(err, errlen, "%s: empty file", name);
-	} else {
-		out = yaml_node_to_json(&doc, root, 0, why, sizeof(why));
-		if (!out)
-			seterr(err, errlen, "%s: %s", name, why);
-		else if (!cJSON_IsObject(out)) {
-			seterr(err, errlen, "%s: not a kubeconfig (top level is not a mapping)", name);
-			cJSON_Delete(out);
-			out = NULL;
-		}
+	if (!fd.root) {
+		seterr(err, errlen, rc == 1 ? "%s: out of memory" : "%s: empty file", name);
+		goto fail;
 	}
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
-	return out;
+	if (!cJSON_IsObject(fd.root)) {
+		seterr(err, errlen, "%s: not a kubeconfig (top level is not a mapping)", name);
+		goto fail;
+	}
+	k8s_diag_free(&diag);
+	return fd.root;
+fail:
+	k8s_diag_free(&diag);
+	cJSON_Delete(fd.root);
+	return NULL;
 }
 
 /* --- resolution --- */
