@@ -485,6 +485,14 @@ struct cls {
 	size_t rep;       /* pod index */
 	size_t *members;  /* pod indexes, cluster order */
 	size_t n;
+	bool iso_in;      /* some policy isolates the class (as far as known) */
+	bool iso_eg;
+};
+
+struct nsgrp {
+	const char *ns;
+	const struct pol_labels *labels; /* the Namespace's, or none */
+	size_t start, end;
 };
 
 struct lint {
@@ -499,6 +507,8 @@ struct lint {
 	size_t *cls_of;    /* per pod: class index or NONE */
 	uint8_t *mark;     /* per pod scratch */
 	size_t *pod_idx;   /* scratch */
+	struct nsgrp *grp; /* classes of one namespace: [start, end) */
+	size_t n_grp;
 };
 
 static const struct pol_labels no_labels;
@@ -1053,10 +1063,79 @@ static const struct pol_pod *cls_pod(const struct lint *L, size_t k)
 	return L->c->pods[L->cls[k].rep];
 }
 
+static void flow_init(struct pol_flow *f, const struct pol_ip *s, const struct pol_ip *d,
+		      uint8_t proto, uint16_t port);
+
+static int build_groups(struct lint *L);
+static size_t grp_find(const struct lint *L, const char *ns);
+
+/* Whether some policy isolates class k in each direction, asked of the
+ * engine with a documentation address (TEST-NET / 2001:db8::) as the peer.
+ * Only a class isolated on the far side can be half of a one-sided path,
+ * so this prunes most pairs in large clusters. Unsure counts as isolated. */
+static void class_isolation(struct lint *L, size_t k)
+{
+	const struct pol_pod *p = cls_pod(L, k);
+	struct pol_ip ext;
+	struct pol_flow f;
+	struct pol_verdict v;
+
+	pol_ip_parse(pol_ip_is_v4(&p->ips[0]) ? "192.0.2.1" : "2001:db8::1", &ext);
+	flow_init(&f, &p->ips[0], &ext, POL_PROTO_TCP, 1);
+	pol_eval(L->m, &f, 0, &v);
+	L->cls[k].iso_eg = v.reason != POL_REASON_POLICY ||
+			   (v.egress.state != POL_DIR_NOT_ISOLATED && v.egress.state != POL_DIR_SKIPPED);
+	flow_init(&f, &ext, &p->ips[0], POL_PROTO_TCP, 1);
+	pol_eval(L->m, &f, 0, &v);
+	L->cls[k].iso_in = v.reason != POL_REASON_POLICY ||
+			   (v.ingress.state != POL_DIR_NOT_ISOLATED && v.ingress.state != POL_DIR_SKIPPED);
+}
+
 static void mark_cls(struct lint *L, size_t k, uint8_t bit)
 {
 	for (size_t i = 0; i < L->cls[k].n; i++)
 		L->mark[L->cls[k].members[i]] |= bit;
+}
+
+static const struct pol_labels *ns_labels(struct lint *L, const char *ns);
+
+/* Classes are sorted by namespace; each namespace's run is one group, so
+ * a policy looks at its own namespace only, and a namespaceSelector is
+ * matched once per namespace rather than once per class. */
+static int build_groups(struct lint *L)
+{
+	L->grp = calloc(L->n_cls ? L->n_cls : 1, sizeof(*L->grp));
+	if (!L->grp)
+		return -1;
+	for (size_t k = 0; k < L->n_cls;) {
+		struct nsgrp *g = &L->grp[L->n_grp++];
+
+		g->ns = cls_pod(L, k)->ns;
+		g->labels = ns_labels(L, g->ns);
+		g->start = k;
+		while (k < L->n_cls && strcmp(cls_pod(L, k)->ns, g->ns) == 0)
+			k++;
+		g->end = k;
+	}
+	return 0;
+}
+
+static size_t grp_find(const struct lint *L, const char *ns)
+{
+	size_t lo = 0, hi = L->n_grp;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strcmp(L->grp[mid].ns, ns);
+
+		if (!r)
+			return mid;
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NONE;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1287,9 +1366,12 @@ static void lint_one_sided(struct lint *L, bool ingress)
 	const struct pol_cluster *c = L->c;
 	size_t n = L->n_cls ? L->n_cls : 1;
 	size_t *near = malloc(n * sizeof(*near)), *far = malloc(n * sizeof(*far));
+	size_t *far_grp = malloc(n * sizeof(*far_grp)), own;
 	const struct pol_peer **far_peer = malloc(n * sizeof(*far_peer));
+	bool *ns_ok = NULL; /* per peer of the rule: its namespace part matches */
+	size_t cap_ok = 0;
 
-	if (!near || !far || !far_peer) {
+	if (!near || !far || !far_peer || !far_grp) {
 		L->oom = true;
 		goto out;
 	}
@@ -1300,8 +1382,11 @@ static void lint_one_sided(struct lint *L, bool ingress)
 
 		if (!(ingress ? P->type_ingress : P->type_egress) || !n_rules)
 			continue;
-		for (size_t k = 0; k < L->n_cls; k++)
-			if (policy_selects(P, cls_pod(L, k)))
+		own = grp_find(L, P->ns);
+		if (own == NONE)
+			continue;
+		for (size_t k = L->grp[own].start; k < L->grp[own].end; k++)
+			if (pol_selector_matches(&P->pod_sel, &cls_pod(L, k)->labels))
 				near[n_near++] = k;
 		if (!n_near)
 			continue;
@@ -1312,19 +1397,50 @@ static void lint_one_sided(struct lint *L, bool ingress)
 			/* The far side the rule names, once per rule: classes in
 			 * namespace order, each with the first specific peer that
 			 * matches it. A rule open to every peer names no one. */
-			for (size_t k = 0; k < L->n_cls; k++) {
+			if (r->n_peers > cap_ok) {
+				bool *q = realloc(ns_ok, r->n_peers * sizeof(*q));
+
+				if (!q) {
+					L->oom = true;
+					break;
+				}
+				ns_ok = q;
+				cap_ok = r->n_peers;
+			}
+			for (size_t gi = 0; gi < L->n_grp; gi++) {
+				const struct nsgrp *G = &L->grp[gi];
+				bool any_ns = false;
+
 				for (size_t e = 0; e < r->n_peers; e++) {
-					if (peer_specific(&r->peers[e]) &&
-					    peer_has_pod(L, P, &r->peers[e], cls_pod(L, k))) {
-						far[n_far] = k;
-						far_peer[n_far++] = &r->peers[e];
-						break;
+					const struct pol_peer *pe = &r->peers[e];
+
+					ns_ok[e] = peer_specific(pe) &&
+						   (pe->ns_sel ? pol_selector_matches(pe->ns_sel, G->labels)
+							       : gi == own);
+					any_ns |= ns_ok[e];
+				}
+				if (!any_ns)
+					continue;
+				for (size_t k = G->start; k < G->end; k++) {
+					if (!(ingress ? L->cls[k].iso_eg : L->cls[k].iso_in))
+						continue;
+					for (size_t e = 0; e < r->n_peers; e++) {
+						const struct pol_peer *pe = &r->peers[e];
+
+						if (ns_ok[e] && (!pe->pod_sel ||
+								 pol_selector_matches(pe->pod_sel,
+										      &cls_pod(L, k)->labels))) {
+							far[n_far] = k;
+							far_grp[n_far] = gi;
+							far_peer[n_far++] = pe;
+							break;
+						}
 					}
 				}
 			}
 			for (size_t pj = 0; pj < n_entries && !L->oom; pj++) {
 				for (size_t g = 0; g < n_far && !L->oom;) {
-					const char *gns = cls_pod(L, far[g])->ns;
+					const char *gns = L->grp[far_grp[g]].ns;
 					size_t end = g;
 					struct side sd = {
 						.ingress = ingress, .pol = P, .ri = ri,
@@ -1332,7 +1448,7 @@ static void lint_one_sided(struct lint *L, bool ingress)
 						.far_ns = gns,
 					};
 
-					while (end < n_far && strcmp(cls_pod(L, far[end])->ns, gns) == 0)
+					while (end < n_far && far_grp[end] == far_grp[g])
 						end++;
 					for (size_t fi = g; fi < end; fi++) {
 						size_t fk = far[fi];
@@ -1372,8 +1488,10 @@ static void lint_one_sided(struct lint *L, bool ingress)
 		}
 	}
 out:
+	free(ns_ok);
 	free(near);
 	free(far);
+	free(far_grp);
 	free(far_peer);
 }
 
@@ -2402,6 +2520,10 @@ struct pol_lint_report *pol_lint_run(const struct pol_model *model,
 	L.mark = calloc(np, 1);
 	if (!L.rep || !L.cls_of || !L.pod_idx || !L.mark || build_classes(&L) < 0)
 		L.oom = true;
+	if (!L.oom && build_groups(&L) < 0)
+		L.oom = true;
+	for (size_t k = 0; !L.oom && k < L.n_cls; k++)
+		class_isolation(&L, k);
 	if (!L.oom) {
 		if (!L.c->n_pods) {
 			skip_rule(&L, POL_LINT_ONE_SIDED_INGRESS, "the input holds no pod");
@@ -2424,6 +2546,7 @@ struct pol_lint_report *pol_lint_run(const struct pol_model *model,
 	for (size_t i = 0; i < L.n_cls; i++)
 		free(L.cls[i].members);
 	free(L.cls);
+	free(L.grp);
 	free(L.cls_of);
 	free(L.pod_idx);
 	free(L.mark);
