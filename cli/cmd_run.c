@@ -994,10 +994,18 @@ int cmd_run(int argc, char **argv)
 		r->want_allow = audit_pipeline_wants(r->pipe, AUDIT_REC_ALLOW);
 	}
 
-	ctl = ctl_start(r->o.socket, ctl_handle, r, err, sizeof(err));
-	if (!ctl) {
-		log_errx("run: %s", err);
-		goto out;
+	/* The control socket starts last (answering status means ready:
+	 * queues bound, rules in place), but a daemon already answering
+	 * there is refused now, before its rules could be touched. */
+	{
+		char *resp = NULL;
+
+		if (ctl_request(r->o.socket, "{\"cmd\":\"ping\"}", &resp, 1000, err, sizeof(err)) == 0) {
+			free(resp);
+			log_errx("run: another npshim answers on %s; stop it first or use --socket",
+				 r->o.socket);
+			goto out;
+		}
 	}
 
 	for (unsigned n = r->o.q_first; n <= r->o.q_last; n++) {
@@ -1040,6 +1048,11 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	reload_started = true;
+	ctl = ctl_start(r->o.socket, ctl_handle, r, err, sizeof(err));
+	if (!ctl) {
+		log_errx("run: %s", err);
+		goto out;
+	}
 	log_info("running: mode %s, %s, queues %u-%u, rules %s, socket %s",
 		 audit_mode_name(r->o.mode), r->o.fail_open ? "fail-open" : "fail-closed",
 		 r->o.q_first, r->o.q_last, r->o.rules ? "installed" : "not managed", r->o.socket);
@@ -1047,9 +1060,11 @@ int cmd_run(int argc, char **argv)
 	running = true;
 	ret = main_loop(r, sfd) == 0 ? CMD_OK : CMD_FAILURE;
 out:
-	/* Rules first, so no new packet is queued; then the queues answer
-	 * what is in flight and unbind. A failed startup never leaves rules
-	 * behind, --keep-rules or not. */
+	/* The control socket first (status must not read queues being
+	 * freed); rules next, so no new packet is queued; then the queues
+	 * answer what is in flight and unbind. A failed startup never leaves
+	 * rules behind, --keep-rules or not. */
+	ctl_stop(ctl);
 	if (!r->o.keep_rules || !running)
 		remove_rules(r);
 	stop_queues(r);
@@ -1060,7 +1075,6 @@ out:
 		pthread_mutex_unlock(&r->mu);
 		pthread_join(reload_thread, NULL);
 	}
-	ctl_stop(ctl);
 	audit_pipeline_stop(r->pipe);
 	snap_free(r->snap);
 	if (sfd >= 0)

@@ -234,6 +234,13 @@ check "one-way UDP flow of 10 datagrams queued once" test $((after - before)) -e
 check "and all 10 datagrams arrived" test "$(cat "$work/udp.count" 2>/dev/null)" = 10
 echo "  (udp: queued $((after - before)), arrived $(cat "$work/udp.count" 2>/dev/null))"
 
+inN "$NPSHIM" run --cluster "$work/cluster.yaml" --socket "$sock" --queues 0:1 >"$work/second.log" 2>&1
+check "a second daemon on the same socket is refused (exit 3)" test $? -eq 3
+inN "$NPSHIM" run --cluster "$work/cluster.yaml" --socket "$work/other.sock" --queues 1 >"$work/third.log" 2>&1
+check "a second daemon on a bound queue is refused (exit 3)" test $? -eq 3
+check "... saying the queue is taken" grep -q "queue 1: binding refused" "$work/third.log"
+check "... and the first daemon's rules are intact" inN iptables -C FORWARD -j NPSHIM
+check "... and it still enforces" tcp_blocked 9090
 sed -i 's/ports: \[{port: http}, /ports: [{port: http}, {port: 9090}, /' "$work/cluster.yaml"
 for _ in $(seq 30); do [ "$(st .model.generation)" = 2 ] && break; sleep 0.1; done
 check "file change reloads (generation 2)" test "$(st .model.generation)" = 2
