@@ -275,6 +275,24 @@ else
 fi
 check "audit: rules removed" no_chain
 
+echo "--- input/output hooks, node IPs"
+if start_daemon --mode enforce --hooks forward,input,output --node-ip 10.77.2.1; then
+	ok "daemon with --hooks forward,input,output starts"
+	check "rules: jumps in FORWARD, INPUT, OUTPUT" test \
+		"$(inN "$NPSHIM" rules show -4 --output json | jq -r '[.ipv4.jumps[].chain] | sort | join(",")')" = FORWARD,INPUT,OUTPUT
+	before=$(st .totals.received)
+	check "node IP -> pod 9090 connects (node traffic is always allowed)" \
+		test "$(inN timeout 1 bash -c "exec 3<>/dev/tcp/10.77.2.2/9090 && head -c2 <&3" 2>/dev/null)" = hi
+	after=$(st .totals.received)
+	check "... and was decided through the OUTPUT hook" test $((after - before)) -ge 1
+	check "pod -> pod 9090 still dropped" tcp_blocked 9090
+	stop_daemon
+	check "hooks: exit 0, no rules left" no_chain
+else
+	ko "daemon with --hooks forward,input,output starts"
+	cat "$work/daemon.log"
+fi
+
 echo "--- flow store"
 if start_daemon --mode enforce --db "$work/flows.db"; then
 	ok "daemon with --db starts"
