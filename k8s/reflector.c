@@ -129,7 +129,11 @@ static void set_error(struct k8s_reflector *r, const char *sig, const char *fmt,
 	r->st.errors++;
 	r->st.last_error_unix = time(NULL);
 	if (strcmp(r->sig, sig) != 0) {
-		log_warnx("k8s: %s: %s", res(r), r->st.last_error);
+		/* A one-shot load hands its failure to the caller's diag. */
+		if (r->watch)
+			log_warnx("k8s: %s: %s", res(r), r->st.last_error);
+		else
+			log_debug("k8s: %s: %s", res(r), r->st.last_error);
 		snprintf(r->sig, sizeof(r->sig), "%s", sig);
 	} else {
 		log_debug("k8s: %s: %s (again)", res(r), r->st.last_error);
@@ -441,7 +445,7 @@ static bool apply_page(struct k8s_reflector *r, char *why, size_t len)
 		goto out;
 	}
 	cJSON_ArrayForEach(it, items) {
-		char kwhy[256], dwhy[512], origin[300];
+		char kwhy[256], dwhy[512];
 		char *key, *raw, *irv;
 		void *dec;
 
@@ -463,9 +467,8 @@ static bool apply_page(struct k8s_reflector *r, char *why, size_t len)
 			      ? strdup(json_str(cJSON_GetObjectItemCaseSensitive(it, "metadata"),
 						"resourceVersion"))
 			      : strdup("");
-		snprintf(origin, sizeof(origin), "api");
 		k8s_object_set_kind((cJSON *)it, r->kind);
-		dec = decode_item(r, it, origin, dwhy, sizeof(dwhy));
+		dec = decode_item(r, it, "api", dwhy, sizeof(dwhy));
 		raw = dec ? k8s_object_compact((cJSON *)it, r->kind) : NULL;
 		if (!dec || !irv || !raw) {
 			r->st.malformed++;
@@ -650,7 +653,7 @@ static bool handle_event(struct k8s_reflector *r, const char *line, size_t len)
 	cJSON *ev = cJSON_ParseWithLength(line, len);
 	cJSON *obj;
 	const char *type, *kind, *rv;
-	char why[512], origin[300];
+	char why[512];
 	char *key = NULL, *raw = NULL, *nrv = NULL;
 	void *dec = NULL;
 	bool ok = false;
@@ -726,8 +729,7 @@ static bool handle_event(struct k8s_reflector *r, const char *line, size_t len)
 	} else {
 		/* Decode before touching anything: a half-understood object
 		 * is never applied. */
-		snprintf(origin, sizeof(origin), "api");
-		dec = decode_item(r, obj, origin, why, sizeof(why));
+		dec = decode_item(r, obj, "api", why, sizeof(why));
 		if (!dec) {
 			malformed(r, line, len, why);
 			goto out;
@@ -735,7 +737,7 @@ static bool handle_event(struct k8s_reflector *r, const char *line, size_t len)
 		raw = k8s_object_compact(obj, r->kind);
 		if (!raw)
 			goto oom;
-		if (k8s_cache_upsert(r->cache, r->kind, key, dec, raw, strdup(rv), k8s_now_ms()) < 0) {
+		if (k8s_cache_upsert(r->cache, r->kind, key, dec, raw, strdup(nrv), k8s_now_ms()) < 0) {
 			dec = NULL;
 			raw = NULL;
 			goto oom;
