@@ -22,7 +22,8 @@
 # rebuild each time), to see whether verdicts stall while it rebuilds.
 #
 # Figures: new TCP connections/s (N threads back to back, RST close),
-# p50/p99/max connect latency; new UDP flows/s offered open-loop and
+# p50/p99/max connect latency, connections that took >= 500 ms (a lost SYN,
+# retransmitted after 1 s); new UDP flows/s offered open-loop and
 # actually verdicted, counted from /proc/net/netfilter/nfnetlink_queue
 # (id_sequence: packets handed to the reader) and the reader's own count, with
 # the bypass share (flows the server received that no reader verdicted: under
@@ -148,8 +149,7 @@ server_udp() {
 # status); empty when unknown.
 reader_received() {
 	case $1 in
-	npshim*) npshim_status 2>/dev/null |
-		jq -r '[.. | objects | .received? // empty | numbers] | add // empty' 2>/dev/null ;;
+	npshim*) npshim_status 2>/dev/null | jq -r '.totals.received // empty' 2>/dev/null ;;
 	esac
 }
 
@@ -158,9 +158,10 @@ RESULTS="$E2E_TMP/results"
 record() { echo "$1 $2 $3" >>"$RESULTS"; }
 
 measure() {
-	local cfg=$1 tcp c0 c1 t0 t1 q0 q1 d0 d1 u0 u1 r0 r1 udp hup_pid= sent verdicted delivered bypass
+	local cfg=$1 tcp c0 c1 t0 t1 q0 q1 d0 d1 u0 u1 r0 r1 k0 k1 udp hup_pid= sent verdicted delivered bypass
 	c0=$(cpu_ticks)
 	t0=$(date +%s.%N)
+	k0=$(($(nfq_sum 6) + $(nfq_sum 7)))
 	if [ "$cfg" = npshim-rebuild ]; then
 		(
 			sleep 0.5
@@ -179,6 +180,7 @@ measure() {
 	record "$cfg" p99_us "$(jq .p99_us <<<"$tcp")"
 	record "$cfg" max_us "$(jq .max_us <<<"$tcp")"
 	record "$cfg" tcp_timeouts "$(jq .timeouts <<<"$tcp")"
+	record "$cfg" tcp_slow_500ms "$(jq .slow_500ms <<<"$tcp")"
 	[ "$cfg" = npshim-rebuild ] && return 0
 
 	q0=$(nfq_sum 8) d0=$(nfq_sum 6) u0=$(server_udp) r0=$(reader_received "$cfg")
@@ -203,6 +205,8 @@ measure() {
 	record "$cfg" udp_verdicted_per_sec "$(awk -v s="$verdicted" -v d="$UDP_SECS" 'BEGIN { printf "%.0f", s / d }')"
 	record "$cfg" udp_bypass_share "$(awk -v b="$bypass" -v s="$sent" 'BEGIN { printf "%.4f", s ? b / s : 0 }')"
 	record "$cfg" udp_queue_dropped "$((d1 - d0))"
+	k1=$(($(nfq_sum 6) + $(nfq_sum 7)))
+	record "$cfg" kernel_queue_drops "$((k1 - k0))"
 	record "$cfg" cpu_cores "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", c / hz / (b - a) }')"
 }
 
@@ -235,11 +239,11 @@ function ratio(c, m,   a, b) { a = v(c, m); b = v("acceptall", m);
 	return (a < 0 || b <= 0) ? "-" : sprintf("%.2fx", a / b) }
 END {
 	split("none acceptall iptables npshim npshim-rebuild", cfgs, " ")
-	split("conn_per_sec p50_us p99_us max_us tcp_timeouts udp_sent_per_sec udp_delivered_per_sec udp_verdicted_per_sec udp_bypass_share udp_queue_dropped cpu_cores", ms, " ")
+	split("conn_per_sec p50_us p99_us max_us tcp_timeouts tcp_slow_500ms udp_sent_per_sec udp_delivered_per_sec udp_verdicted_per_sec udp_bypass_share udp_queue_dropped kernel_queue_drops cpu_cores", ms, " ")
 	printf "%-24s", "figure (mean of rounds)"
 	for (i = 1; i <= 5; i++) printf " %15s", cfgs[i]
 	printf "\n"
-	for (j = 1; j <= 11; j++) {
+	for (j = 1; j <= 13; j++) {
 		m = ms[j]
 		fmt = (m ~ /share/) ? "%.4f" : (m ~ /cpu/ ? "%.3f" : "%.0f")
 		printf "%-24s", m

@@ -562,6 +562,9 @@ struct load_thread {
 	size_t n_lat, cap_lat;
 	uint64_t max_lat, max_at;
 	uint64_t ok, timeouts, refused, errors;
+	/* Connections that took 500 ms or more: the mark of a lost SYN
+	 * (retransmitted after the kernel's 1 s initial RTO). */
+	uint64_t slow;
 	/* UDP */
 	uint64_t sent, send_errors;
 };
@@ -625,6 +628,8 @@ static void *load_tcp(void *arg)
 				t->max_lat = t1 - t0;
 				t->max_at = t0 - t->start;
 			}
+			if (t1 - t0 >= 500000000ull)
+				t->slow++;
 			if (lat_push(t, t1 - t0))
 				t->errors++;
 		}
@@ -706,7 +711,7 @@ static int cmd_load(int argc, char **argv)
 	socklen_t len;
 	int socktype;
 	uint64_t start, elapsed, ok = 0, tmo = 0, ref = 0, errs = 0;
-	uint64_t sent = 0, serr = 0, max_lat = 0, max_at = 0;
+	uint64_t sent = 0, serr = 0, max_lat = 0, max_at = 0, slow = 0;
 	size_t n_lat = 0, i, k;
 	uint32_t *all;
 	double secs;
@@ -754,6 +759,7 @@ static int cmd_load(int argc, char **argv)
 		ok += th[i].ok, tmo += th[i].timeouts, ref += th[i].refused;
 		errs += th[i].errors, sent += th[i].sent;
 		serr += th[i].send_errors, n_lat += th[i].n_lat;
+		slow += th[i].slow;
 		if (th[i].max_lat > max_lat)
 			max_lat = th[i].max_lat, max_at = th[i].max_at;
 	}
@@ -780,9 +786,9 @@ static int cmd_load(int argc, char **argv)
 	printf("{\"mode\":\"load\",\"proto\":\"tcp\",\"seconds\":%.3f,"
 	       "\"threads\":%lu,\"connected\":%" PRIu64 ",\"timeouts\":%" PRIu64
 	       ",\"refused\":%" PRIu64 ",\"errors\":%" PRIu64
-	       ",\"conn_per_sec\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+	       ",\"slow_500ms\":%" PRIu64 ",\"conn_per_sec\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
 	       "\"p999_us\":%.1f,\"max_us\":%.1f,\"max_at_ms\":%.0f}\n",
-	       secs, o.parallel, ok, tmo, ref, errs, (double)ok / secs,
+	       secs, o.parallel, ok, tmo, ref, errs, slow, (double)ok / secs,
 	       PCT(0.50), PCT(0.99), PCT(0.999), (double)max_lat / 1e3,
 	       (double)max_at / 1e6);
 #undef PCT
