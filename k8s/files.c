@@ -345,6 +345,13 @@ static int on_yaml_document(cJSON *root, unsigned line, void *arg)
 	return 0;
 }
 
+static bool yaml_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return (n >= 5 && !strcmp(name + n - 5, ".yaml")) || (n >= 4 && !strcmp(name + n - 4, ".yml"));
+}
+
 static bool looks_like_json(const char *data, size_t len)
 {
 	size_t i = 0;
@@ -368,8 +375,20 @@ void k8s_loader_add_buffer(struct k8s_loader *l, const char *name, const void *d
 		k8s_diag_error(l->diag, name, 0, 0, "out of memory");
 		return;
 	}
-	if (format == K8S_FORMAT_AUTO)
+	if (format == K8S_FORMAT_AUTO) {
 		format = looks_like_json(data, len) ? K8S_FORMAT_JSON : K8S_FORMAT_YAML;
+		/* A .yaml file in YAML flow style also starts with '{': when
+		 * strict JSON refuses it, YAML (a superset) has the last word. */
+		if (format == K8S_FORMAT_JSON && yaml_name(name)) {
+			struct k8s_diag quiet = { .silent = true };
+			cJSON *root = k8s_json_parse(data, len, name, s.pos, &quiet);
+
+			if (!root)
+				format = K8S_FORMAT_YAML;
+			cJSON_Delete(root);
+			k8s_pos_map_clear(s.pos);
+		}
+	}
 	if (format == K8S_FORMAT_JSON) {
 		cJSON *root = k8s_json_parse(data, len, name, s.pos, l->diag);
 

@@ -7,8 +7,9 @@
  * API server returns them), single objects, and directories of such files
  * (not recursive: *.json, *.yaml, *.yml in name order, dot-files skipped).
  * JSON or YAML is told by content: a document starting with '{' or '[' is
- * JSON. Objects of other kinds are skipped and counted; unknown fields are
- * ignored.
+ * strict JSON, except that a .yaml or .yml file which is not strict JSON is
+ * read as YAML in flow style. Objects of other kinds are skipped and
+ * counted; unknown fields are ignored.
  *
  * All or nothing: objects are decoded into a private cluster and moved into
  * the caller's only when no error at all was found. Every problem (syntax,

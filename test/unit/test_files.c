@@ -397,6 +397,11 @@ static void test_shapes(void)
 		  "---\n# nothing\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n---\n",
 		  1, 0, 0);
 	expect_ok("JSON in a .yaml file", "x.yaml", ns, 1, 0, 0);
+	expect_ok("YAML flow style in a .yaml file", "x.yaml",
+		  "{apiVersion: v1, kind: Namespace, metadata: {name: a},}\n", 1, 0, 0);
+	expect_fail("the same in a .json file is strict JSON", "x.json",
+		    "{apiVersion: v1, kind: Namespace, metadata: {name: a},}\n",
+		    "x.json:1:2: error: invalid JSON (byte offset 1): expected a string key in object");
 	expect_ok("YAML in a .json file", "x.json", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n",
 		  1, 0, 0);
 	expect_ok("Calico NetworkPolicy skipped", "x.yaml",
