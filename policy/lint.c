@@ -1334,9 +1334,9 @@ static void emit_one_sided(struct lint *L, struct side *sd)
 		sb_printf(&msg, ") never let them reach the %zu selected pod%s on it", n_near,
 			  n_near == 1 ? "" : "s");
 	} else {
-		sb_printf(&msg, "%s/%s lets %zu pod%s reach %s (%s) in %s on %s, but the ingress "
-			  "policies there (", P->ns, P->name, n_near, n_near == 1 ? "" : "s",
-			  n_far == 1 ? "1 pod" : "pods", sel.s ? sel.s : "", sd->far_ns,
+		sb_printf(&msg, "%s/%s lets %zu pod%s reach %zu pod%s (%s) in %s on %s, but the "
+			  "ingress policies there (", P->ns, P->name, n_near, n_near == 1 ? "" : "s",
+			  n_far, n_far == 1 ? "" : "s", sel.s ? sel.s : "", sd->far_ns,
 			  port.s ? port.s : "");
 		policy_list_text(&msg, sd->other.p, sd->other.n);
 		sb_puts(&msg, ") never admit them");
@@ -1617,9 +1617,10 @@ static void lint_dns(struct lint *L)
 
 			for (size_t i = 0; i < c->n_pods; i++)
 				n += (L->mark[i] & MARK_NEAR) != 0;
+			/* the namespace first: it is what the finding is about */
+			f_obj(L, &fd, POL_LINT_OBJ_NAMESPACE, NULL, gns, "namespace");
 			for (size_t i = 0; i < iso.n; i++)
 				f_policy(L, &fd, iso.p[i], "egress-policy");
-			f_obj(L, &fd, POL_LINT_OBJ_NAMESPACE, NULL, gns, "namespace");
 			f_marked_pods(L, &fd, MARK_NEAR, "source");
 			sb_printf(&msg, "%zu pod%s in %s %s isolated for egress (by ", n,
 				  n == 1 ? "" : "s", gns, n == 1 ? "is" : "are");
@@ -2256,9 +2257,14 @@ static void lint_named_port(struct lint *L, const struct pol_policy *P, bool egr
 	f_marked_pods(L, &f, MARK_NEAR, "destination");
 	f_port(&f, pt, 0, 0, L);
 	sb_printf(&loc, "spec.%s[%zu].ports[%zu]", egress ? "egress" : "ingress", ri, pj);
-	sb_printf(&msg, "named port \"%s\"/%s is defined by none of the %zu %s pod%s, so this "
-		  "entry matches no port", pt->name, pol_proto_name(pt->proto), n,
-		  egress ? "destination" : "selected", n == 1 ? "" : "s");
+	if (n == 1)
+		sb_printf(&msg, "named port \"%s\"/%s is not defined by the %s pod, so this entry "
+			  "matches no port", pt->name, pol_proto_name(pt->proto),
+			  egress ? "destination" : "selected");
+	else
+		sb_printf(&msg, "named port \"%s\"/%s is defined by none of the %zu %s pods, so "
+			  "this entry matches no port", pt->name, pol_proto_name(pt->proto), n,
+			  egress ? "destination" : "selected");
 	if (other_proto) {
 		sb_printf(&hint, "the pods define \"%s\" with protocol %s", pt->name, other_proto);
 		sb_printf(&fix, "set protocol: %s on this port entry", other_proto);
