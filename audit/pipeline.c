@@ -715,18 +715,57 @@ static void prune(struct audit_pipeline *p)
 	p->next_prune_ms = now; /* more to do: continue after the next flush */
 }
 
-/* Write every group with pending records or new samples in one
- * transaction, then forget groups of past minutes. */
+/* Rows per transaction. A normal interval fits in one; a backlog (after a
+ * disk-full or read-only spell) is written in several, so that a little
+ * free space is enough to make progress and one failure does not undo
+ * what the earlier chunks stored. */
+#define FLUSH_CHUNK 2000
+
+static void fill_row(struct audit_pipeline *p, const struct group *gr, struct store_row *row)
+{
+	size_t at = 0;
+
+	row->bucket = gr->bucket;
+	row->key = gr->hash;
+	row->first_ms = gr->first_ms;
+	row->last_ms = gr->last_ms;
+	row->count = gr->pending;
+	row->src_ns = gr->k[K_SRC_NS];
+	row->src_kind = gr->k[K_SRC_KIND];
+	row->src_name = gr->k[K_SRC_NAME];
+	row->dst_ns = gr->k[K_DST_NS];
+	row->dst_kind = gr->k[K_DST_KIND];
+	row->dst_name = gr->k[K_DST_NAME];
+	row->policies = gr->k[K_POLICIES];
+	row->proto = gr->proto;
+	row->port = gr->port;
+	row->verdict = gr->verdict;
+	row->mode = gr->mode;
+	row->direction = gr->dirs;
+	row->generation = gr->generation;
+	row->src_ips = join_ips(p, &at, gr->src_ips, gr->n_src_ips);
+	row->dst_ips = join_ips(p, &at, gr->dst_ips, gr->n_dst_ips);
+	row->src_pods = join_strs(p, &at, gr->src_pods, gr->n_src_pods);
+	row->dst_pods = join_strs(p, &at, gr->dst_pods, gr->n_dst_pods);
+	row->src_labels = gr->src_labels ? gr->src_labels : "";
+	row->dst_labels = gr->dst_labels ? gr->dst_labels : "";
+}
+
+/* Write every group with pending records or new samples, in transactions
+ * of at most FLUSH_CHUNK rows, then forget groups of past minutes. After a
+ * failure nothing is tried before the retry time (backoff), so a full disk
+ * costs one attempt per backoff step, not one per record. */
 static int flush(struct audit_pipeline *p, bool final)
 {
 	int64_t now_ms = (int64_t)(real_ns() / 1000000);
 	int64_t cur_bucket = now_ms / 1000 / 60 * 60;
-	uint64_t records = 0, rows = 0;
-	size_t n_dirty = 0;
+	size_t n_dirty = 0, i = 0;
 	int ret;
 
-	for (size_t i = 0; i < p->n_groups; i++)
-		if (p->groups[i]->pending || p->groups[i]->samples_dirty)
+	if (p->state && mono_ms() < p->retry_at_ms)
+		return p->state;
+	for (size_t k = 0; k < p->n_groups; k++)
+		if (p->groups[k]->pending || p->groups[k]->samples_dirty)
 			n_dirty++;
 	if (!ensure_open(p))
 		return p->state ? p->state : -EAGAIN;
@@ -742,68 +781,50 @@ static int flush(struct audit_pipeline *p, bool final)
 	 * knows we were recording even when nothing was denied. */
 	if (n_dirty == 0 && !final && (uint64_t)now_ms < p->last_touch_ms + 10000)
 		goto done;
-	ret = store_begin(p->store);
-	if (ret)
-		goto fail;
-	for (size_t i = 0; i < p->n_groups; i++) {
-		struct group *gr = p->groups[i];
-		struct store_row row;
-		size_t at = 0;
+	do {
+		uint64_t records = 0, rows = 0;
+		size_t start = i;
 
-		if (!gr->pending && !gr->samples_dirty)
-			continue;
-		row.bucket = gr->bucket;
-		row.key = gr->hash;
-		row.first_ms = gr->first_ms;
-		row.last_ms = gr->last_ms;
-		row.count = gr->pending;
-		row.src_ns = gr->k[K_SRC_NS];
-		row.src_kind = gr->k[K_SRC_KIND];
-		row.src_name = gr->k[K_SRC_NAME];
-		row.dst_ns = gr->k[K_DST_NS];
-		row.dst_kind = gr->k[K_DST_KIND];
-		row.dst_name = gr->k[K_DST_NAME];
-		row.policies = gr->k[K_POLICIES];
-		row.proto = gr->proto;
-		row.port = gr->port;
-		row.verdict = gr->verdict;
-		row.mode = gr->mode;
-		row.direction = gr->dirs;
-		row.generation = gr->generation;
-		row.src_ips = join_ips(p, &at, gr->src_ips, gr->n_src_ips);
-		row.dst_ips = join_ips(p, &at, gr->dst_ips, gr->n_dst_ips);
-		row.src_pods = join_strs(p, &at, gr->src_pods, gr->n_src_pods);
-		row.dst_pods = join_strs(p, &at, gr->dst_pods, gr->n_dst_pods);
-		row.src_labels = gr->src_labels ? gr->src_labels : "";
-		row.dst_labels = gr->dst_labels ? gr->dst_labels : "";
-		ret = store_put(p->store, &row);
+		ret = store_begin(p->store);
+		if (ret)
+			goto fail;
+		for (; i < p->n_groups && rows < FLUSH_CHUNK; i++) {
+			struct group *gr = p->groups[i];
+			struct store_row row;
+
+			if (!gr->pending && !gr->samples_dirty)
+				continue;
+			fill_row(p, gr, &row);
+			ret = store_put(p->store, &row);
+			if (ret)
+				goto fail_tx;
+			records += gr->pending;
+			rows++;
+		}
+		ret = store_run_touch(p->store, now_ms);
 		if (ret)
 			goto fail_tx;
-		records += gr->pending;
-		rows++;
-	}
-	ret = store_run_touch(p->store, now_ms);
-	if (ret)
-		goto fail_tx;
-	ret = store_commit(p->store);
-	if (ret)
-		goto fail_tx;
-	p->last_touch_ms = (uint64_t)now_ms;
-	for (size_t i = 0; i < p->n_groups; i++) {
-		p->groups[i]->pending = 0;
-		p->groups[i]->samples_dirty = false;
-	}
-	CNT_ADD(p, records_written, records);
-	CNT_ADD(p, rows_written, rows);
-	CNT_ADD(p, flushes, 1);
+		ret = store_commit(p->store);
+		if (ret)
+			goto fail_tx;
+		for (size_t k = start; k < i; k++) {
+			p->groups[k]->pending = 0;
+			p->groups[k]->samples_dirty = false;
+		}
+		p->last_touch_ms = (uint64_t)now_ms;
+		CNT_ADD(p, records_written, records);
+		CNT_ADD(p, rows_written, rows);
+		CNT_ADD(p, flushes, 1);
+	} while (i < p->n_groups);
 done:
 	add_busy(p);
 	p->backoff_ms = 0;
+	p->retry_at_ms = 0;
 	set_state(p, 0, NULL);
 	/* Groups of minutes before the previous one are complete: forget
 	 * them (a straggler would just add to the row). */
-	for (size_t i = p->n_groups; i-- > 0;) {
-		struct group *gr = p->groups[i];
+	for (size_t k = p->n_groups; k-- > 0;) {
+		struct group *gr = p->groups[k];
 
 		if (gr->bucket < cur_bucket - 60 && !gr->pending && !gr->samples_dirty)
 			group_unlink(p, gr);
@@ -863,6 +884,7 @@ static void *store_thread(void *arg)
 
 			while (drain(p, 8192))
 				;
+			p->retry_at_ms = 0; /* the last chance: try now */
 			ret = flush(p, true);
 			if (ret && p->state) {
 				/* The last chance is gone: what is still

@@ -24,6 +24,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,6 +187,17 @@ static int fail(struct store *s, int rc, const char *what)
 		ret = -EROFS;
 		break;
 	case SQLITE_CANTOPEN:
+		/* SQLite retries a failed create read-only, so the errno it
+		 * keeps is often ENOENT from the retry; ask the system what
+		 * is really wrong with creating the file. */
+		if (s->path) {
+			int fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+			if (fd >= 0)
+				close(fd);
+			else
+				sys = errno;
+		}
 		if (sys == EACCES || sys == EROFS || sys == EPERM)
 			ret = -EROFS;
 		else if (sys == ENOENT || sys == ENOTDIR)

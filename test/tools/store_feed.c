@@ -15,6 +15,12 @@
  * true. --age S stamps records S seconds in the past (retention tests).
  * SIGTERM/SIGINT end the run cleanly. Exit 0, 2 on bad usage, 3 when the
  * pipeline cannot start.
+ *
+ *   store_feed --check PATH
+ *
+ * opens PATH read-only and prints {"integrity":"ok","rows":N,"records":N,
+ * "user_version":N}: PRAGMA integrity_check, flow rows and the sum of their
+ * counts (the reliability suite cannot count on a sqlite3 shell).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <sqlite3.h>
 
 #include "audit/pipeline.h"
 #include "core/flags.h"
@@ -252,13 +260,54 @@ static void print_stats(bool final, double elapsed)
 	fflush(stdout);
 }
 
+static int check(const char *path)
+{
+	static const char *const q[] = {
+		"PRAGMA integrity_check",
+		"SELECT count(*) FROM flow",
+		"SELECT coalesce(sum(count), 0) FROM flow",
+		"PRAGMA user_version",
+	};
+	char vals[4][256];
+	sqlite3 *db;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		fprintf(stderr, "store_feed: %s: %s\n", path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return 3;
+	}
+	for (int i = 0; i < 4; i++) {
+		sqlite3_stmt *st;
+
+		snprintf(vals[i], sizeof(vals[i]), "error: %s", "?");
+		if (sqlite3_prepare_v2(db, q[i], -1, &st, NULL) != SQLITE_OK) {
+			snprintf(vals[i], sizeof(vals[i]), "error: %s", sqlite3_errmsg(db));
+			continue;
+		}
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(vals[i], sizeof(vals[i]), "%s", (const char *)sqlite3_column_text(st, 0));
+		else
+			snprintf(vals[i], sizeof(vals[i]), "error: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	for (char *c = vals[0]; *c; c++)
+		if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
+			*c = ' ';
+	printf("{\"integrity\":\"%s\",\"rows\":%s,\"records\":%s,\"user_version\":%s}\n", vals[0],
+	       vals[1][0] == 'e' ? "null" : vals[1], vals[2][0] == 'e' ? "null" : vals[2],
+	       vals[3][0] == 'e' ? "null" : vals[3]);
+	return strcmp(vals[0], "ok") == 0 ? 0 : 1;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: store_feed --db PATH [--threads N] [--rate R] [--duration S | --count N]\n"
 			"                  [--distinct K] [--verdict deny|would-deny|allow|mix]\n"
 			"                  [--record denied|all] [--flush-ms MS] [--retention DUR]\n"
 			"                  [--max-db-size SIZE] [--ring N] [--max-groups N] [--stats-ms MS]\n"
-			"                  [--age S] [--node NAME]\n");
+			"                  [--age S] [--node NAME]\n"
+			"       store_feed --check PATH\n");
 	return 2;
 }
 
@@ -290,6 +339,8 @@ int main(int argc, char **argv)
 	int c;
 
 	log_init(LOG_LEVEL_INFO, "store_feed", true);
+	if (argc == 3 && strcmp(argv[1], "--check") == 0)
+		return check(argv[2]);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': po.db_path = optarg; break;
