@@ -1000,6 +1000,18 @@ int k8s_reflector_tick(struct k8s_reflector *r, uint64_t now_ms)
 	return r->state == K8S_SYNC_BACKOFF ? 0 : -1;
 }
 
+bool k8s_reflector_feed(struct k8s_reflector *r, const char *buf, size_t len)
+{
+	if (r->stop_relist || r->stop_backoff)
+		return false;
+	return on_watch_data(r, buf, len);
+}
+
+const char *k8s_reflector_rv(const struct k8s_reflector *r)
+{
+	return r->rv ? r->rv : "";
+}
+
 bool k8s_reflector_synced(const struct k8s_reflector *r)
 {
 	return r->st.synced;

@@ -95,6 +95,14 @@ void k8s_reflector_start(struct k8s_reflector *r, uint64_t now_ms);
 int k8s_reflector_tick(struct k8s_reflector *r, uint64_t now_ms);
 
 bool k8s_reflector_synced(const struct k8s_reflector *r);
+
+/* Hand body bytes of a watch response to the reflector as if they came
+ * from the network (unit tests and the fuzz target; no request needed,
+ * api may be NULL). Returns false when the reflector would end the watch
+ * (a malformed event or an ERROR); it then expects a relist. */
+bool k8s_reflector_feed(struct k8s_reflector *r, const char *buf, size_t len);
+/* The resource version a watch would resume from; "" before any. */
+const char *k8s_reflector_rv(const struct k8s_reflector *r);
 void k8s_reflector_status(const struct k8s_reflector *r, struct k8s_watch_status *out);
 
 #endif
