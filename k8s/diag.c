@@ -23,6 +23,7 @@ void k8s_diag_free(struct k8s_diag *d)
 	d->msgs = NULL;
 	d->n_msgs = d->cap_msgs = 0;
 	d->n_errors = d->n_notes = d->n_dropped = 0;
+	d->kept_errors = d->kept_notes = 0;
 }
 
 static void diag_add(struct k8s_diag *d, enum k8s_diag_sev sev, const char *path,
@@ -39,7 +40,7 @@ static void diag_add(struct k8s_diag *d, enum k8s_diag_sev sev, const char *path
 		d->n_notes++;
 	if (d->silent)
 		return;
-	if (d->n_msgs >= max) {
+	if ((sev == K8S_DIAG_ERROR ? d->kept_errors : d->kept_notes) >= max) {
 		d->n_dropped++;
 		return;
 	}
@@ -71,6 +72,10 @@ static void diag_add(struct k8s_diag *d, enum k8s_diag_sev sev, const char *path
 		d->n_dropped++;
 		return;
 	}
+	if (sev == K8S_DIAG_ERROR)
+		d->kept_errors++;
+	else
+		d->kept_notes++;
 	d->msgs[d->n_msgs].sev = sev;
 	d->msgs[d->n_msgs].text = text;
 	d->n_msgs++;

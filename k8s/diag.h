@@ -8,9 +8,9 @@
  *     PATH:LINE: error: MESSAGE        (column unknown)
  *     PATH: error: MESSAGE             (position unknown)
  *
- * Every error is counted; the text of at most max_kept of them is kept (the
- * rest are counted in n_dropped). Notes are informational and never make a
- * load fail. A struct k8s_diag owns its message strings; k8s_diag_free()
+ * Every error is counted; the text of at most max_kept errors (and, apart,
+ * of max_kept notes) is kept, the rest are counted in n_dropped. Notes are
+ * informational and never make a load fail. A struct k8s_diag owns its message strings; k8s_diag_free()
  * releases them. Not thread-safe; one per load.
  */
 #ifndef NPSHIM_K8S_DIAG_H
@@ -38,6 +38,7 @@ struct k8s_diag {
 	size_t n_dropped;  /* messages counted but not kept (cap or ENOMEM) */
 	size_t max_kept;   /* 0 means K8S_DIAG_DEFAULT_MAX */
 	bool silent;       /* count only, keep no text (fuzzers) */
+	size_t kept_errors, kept_notes;
 	struct k8s_diag_msg *msgs;
 	size_t n_msgs;
 	size_t cap_msgs;
