@@ -282,34 +282,38 @@ int rules_state_parse(const char *saved, struct rules_state *out)
 /*
  * The chain, for mark bit X and queues A..B:
  *
+ *   -A NPSHIM -m conntrack ! --ctstate NEW -j RETURN
  *   -A NPSHIM -m mark --mark X/X -j CONNMARK --save-mark --nfmask X --ctmask X
  *   -A NPSHIM -m mark --mark X/X -j RETURN
- *   -A NPSHIM -m connmark --mark X/X -j RETURN
- *   -A NPSHIM -m conntrack --ctstate NEW -j NFQUEUE --queue-balance A:B
+ *   -A NPSHIM -m connmark ! --mark X/X -j NFQUEUE --queue-balance A:B
  *             --queue-cpu-fanout [--queue-bypass]
  *   -I FORWARD 1 -j NPSHIM          (and INPUT / OUTPUT with --hooks)
  *
  * Walk of one flow:
- * - The first packet of a connection is conntrack NEW, has no mark bit on
- *   the packet or the connection: it is queued (rule 4).
+ * - Everything that is not conntrack NEW (ESTABLISHED, RELATED, INVALID,
+ *   UNTRACKED) leaves at rule 1, after one match: the bulk of the traffic
+ *   pays the least and never leaves the kernel.
+ * - The first packet of a connection is NEW and has no mark bit on the
+ *   packet or the connection: rule 4 queues it.
  * - Allowed: the daemon answers NF_REPEAT with the packet mark |= X. The
- *   kernel runs the hook again from its first rule; rule 1 copies the bit
- *   into the connection mark (only our bit: --nfmask/--ctmask X leave other
- *   users' bits alone) and rule 2 returns to FORWARD, whose remaining rules
- *   then apply as if we were not there. Setting the conntrack mark from the
- *   verdict (NFQA_CT) is silently ignored by this kernel, hence the detour.
+ *   kernel runs the hook again from its first rule; the packet is still
+ *   NEW, rule 2 copies the bit into the connection mark (only our bit:
+ *   --nfmask/--ctmask X leave other users' bits alone) and rule 3 returns
+ *   to FORWARD, whose remaining rules then apply as if we were not there.
+ *   Setting the conntrack mark from the verdict (NFQA_CT) is silently
+ *   ignored by this kernel, hence the detour.
  * - Denied (enforce): NF_DROP. Nothing is marked, so a retransmitted SYN
  *   is decided again (a policy change in between counts).
- * - Later packets of a decided flow: ESTABLISHED/RELATED never match rule 4
- *   and never leave the kernel. A one-way UDP flow stays NEW forever, but
- *   its connection carries X, so rule 3 returns before the queue: one
- *   verdict per flow, not per packet.
- * The packet-mark test comes before the connmark test on purpose: a
- * --restore-mark there would overwrite the bit the verdict just set before
- * it could be saved. Packet marks are cleared when a packet crosses network
- * namespaces (veth), so a pod cannot forge X; a local process needs
+ * - A one-way UDP flow stays NEW forever, but its connection carries X
+ *   after the first verdict, so rule 4 does not match and the chain ends:
+ *   one verdict per flow, not per packet. (Packets sent before the first
+ *   verdict is in belong to a not yet confirmed connection and are queued
+ *   too: that is conntrack, not a choice.)
+ * The packet-mark test comes before any use of the connection mark on
+ * purpose: a --restore-mark would overwrite the bit the verdict just set
+ * before it could be saved. Packet marks are cleared when a packet crosses
+ * network namespaces (veth), so a pod cannot forge X; a local process needs
  * CAP_NET_ADMIN (SO_MARK) to do it on INPUT/OUTPUT.
- * Untracked (NOTRACK) and INVALID packets are not NEW and are not queued.
  * The jump sits at position 1 so that no earlier ACCEPT bypasses it.
  */
 char *rules_render(const struct rules_config *cfg, const char *existing)
@@ -340,11 +344,11 @@ char *rules_render(const struct rules_config *cfg, const char *existing)
 	sb_printf(&b, ":%s - [0:0]\n", RULES_CHAIN);
 	for (size_t i = 0; i < st.n_jumps; i++)
 		sb_printf(&b, "-D%s\n", st.jumps[i] + 2);
+	sb_printf(&b, "-A %s -m conntrack ! --ctstate NEW -j RETURN\n", RULES_CHAIN);
 	sb_printf(&b, "-A %s -m mark --mark 0x%x/0x%x -j CONNMARK --save-mark --nfmask 0x%x --ctmask 0x%x\n",
 		  RULES_CHAIN, x, x, x, x);
 	sb_printf(&b, "-A %s -m mark --mark 0x%x/0x%x -j RETURN\n", RULES_CHAIN, x, x);
-	sb_printf(&b, "-A %s -m connmark --mark 0x%x/0x%x -j RETURN\n", RULES_CHAIN, x, x);
-	sb_printf(&b, "-A %s -m conntrack --ctstate NEW -j NFQUEUE", RULES_CHAIN);
+	sb_printf(&b, "-A %s -m connmark ! --mark 0x%x/0x%x -j NFQUEUE", RULES_CHAIN, x, x);
 	if (cfg->queue_first == cfg->queue_last)
 		sb_printf(&b, " --queue-num %u", cfg->queue_first);
 	else

@@ -187,7 +187,7 @@ check "v6: 4 rules once, 2 jumps" test "$(jq '.ipv6.rules | length' "$work/show1
 check "jumps at position 1 of FORWARD and INPUT" test \
 	"$(jq -r '[.ipv4.jumps[] | "\(.chain):\(.position)"] | sort | join(",")' "$work/show1.json")" = FORWARD:1,INPUT:1
 check "queue rule: NEW only, balance, bypass" \
-	jq -e >/dev/null '.ipv4.rules[3] | test("--ctstate NEW -j NFQUEUE --queue-balance 0:1") and test("--queue-bypass")' "$work/show1.json"
+	jq -e >/dev/null '(.ipv4.rules[0] | test("! --ctstate NEW -j RETURN")) and (.ipv4.rules[3] | test("-j NFQUEUE --queue-balance 0:1") and test("--queue-bypass"))' "$work/show1.json"
 inN "$NPSHIM" rules show >"$work/show1.txt"
 check "rules show text names both families" grep -q "IPv6 (ip6tables): installed" "$work/show1.txt"
 check "rules remove" inN "$NPSHIM" rules remove
