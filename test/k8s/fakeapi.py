@@ -20,7 +20,7 @@
 #
 # usage: fakeapi.py --fixtures DIR --cert F --key F --port N [--token T]...
 #                   [--token-file F] [--scenario F] [--state-file F]
-#                   [--page-size N] [--ready-file F]
+#                   [--page-size N] [--ready-file F] [--client-ca F]
 
 import argparse
 import base64
@@ -157,7 +157,11 @@ class State:
             json.dump({"rv": self.rv, "objects": self.objects}, f)
         os.replace(tmp, self.state_file)
 
-    def token_ok(self, header):
+    def token_ok(self, header, peercert=None):
+        # A client certificate the --client-ca verified authenticates too,
+        # as with kube-apiserver's --client-ca-file.
+        if peercert:
+            return True
         if not header or not header.startswith("Bearer "):
             return False
         tok = header[7:].strip()
@@ -171,9 +175,11 @@ class State:
                 return False
         return False
 
-    def take_fault(self, verb, resource):
+    def take_fault(self, verb, resource, has_continue=False):
         with self.lock:
             for f in self.faults:
+                if f.get("continueOnly") and not has_continue:
+                    continue
                 if f.get("verb", verb) == verb and f.get("resource", resource) == resource \
                         and f["count"] > 0:
                     f["count"] -= 1
@@ -237,7 +243,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_body(503, self.fixture_status("503-service-unavailable.json"),
                            headers={"Retry-After": "1"})
             return
-        if not ST.token_ok(self.headers.get("Authorization")):
+        try:
+            peer = self.connection.getpeercert()
+        except (ValueError, AttributeError):
+            peer = None
+        if not ST.token_ok(self.headers.get("Authorization"), peer):
             log("401 for %s %s" % (verb, path))
             self.send_body(401, self.fixture_status("401-unauthorized.json"))
             return
@@ -248,7 +258,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         resource, list_kind, api_version, _ = RESOURCES[path]
         with ST.lock:
             ST.requests.append({"verb": verb, "resource": resource, "query": url.query})
-        fault = ST.take_fault(verb, resource)
+        fault = ST.take_fault(verb, resource, bool(q.get("continue", [""])[0]))
         if fault and "status" in fault:
             code = fault["status"]
             hdrs = {}
@@ -271,6 +281,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif code == 503:
                 self.send_body(503, self.fixture_status("503-service-unavailable.json"),
                                headers=hdrs)
+            elif code == 410 and q.get("continue", [""])[0]:
+                self.send_body(410, self.fixture_status("410-expired-continue.json"))
             elif code == 410:
                 self.send_body(410, self.fixture_status("410-expired-list.json"))
             else:
@@ -563,6 +575,7 @@ def main():
     ap.add_argument("--state-file")
     ap.add_argument("--page-size", type=int, default=0)
     ap.add_argument("--ready-file")
+    ap.add_argument("--client-ca")
     ARGS = ap.parse_args()
     ST = State(ARGS.fixtures, ARGS.state_file)
     ST.static_tokens = set(ARGS.token)
@@ -572,6 +585,9 @@ def main():
             ST.static_tokens.add(f.read().strip())
     CTX = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     CTX.load_cert_chain(ARGS.cert, ARGS.key)
+    if ARGS.client_ca:
+        CTX.verify_mode = ssl.CERT_OPTIONAL
+        CTX.load_verify_locations(ARGS.client_ca)
     CTX.set_alpn_protocols(["http/1.1"])
     srv = Server(("127.0.0.1", ARGS.port), Handler)
     port = srv.server_address[1]

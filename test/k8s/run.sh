@@ -172,7 +172,16 @@ echo "# TLS material for the fake API server"
 	openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt \
 		-days 2 -extfile ext.cnf &&
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt -days 2 \
-		-subj "/CN=someone-else"
+		-subj "/CN=someone-else" &&
+	openssl req -newkey rsa:2048 -nodes -keyout svc.key -out svc.csr -subj "/CN=kube-apiserver" &&
+	printf 'subjectAltName=DNS:kubernetes.default.svc\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >svc.cnf &&
+	openssl x509 -req -in svc.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out svc.crt \
+		-days 2 -extfile svc.cnf &&
+	openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr \
+		-subj "/O=system:masters/CN=npshim-client" &&
+	printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' >client.cnf &&
+	openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt \
+		-days 2 -extfile client.cnf
 ) >"$work/openssl.log" 2>&1 || { cat "$work/openssl.log"; nok "openssl"; echo "k8s: $pass passed, $fail failed"; exit 1; }
 
 echo "# [${SECONDS}s] 1. initial sync with pagination, then the basic watch streams"
@@ -432,10 +441,63 @@ sec12() {
 	fi
 }
 
+sec13() {
+	echo "# 13. client certificate from *-data, CA data, tls-server-name"
+	# The server's certificate names only kubernetes.default.svc; the
+	# kubeconfig connects to 127.0.0.1 and verifies that name instead.
+	start_api mtls 0 --client-ca "$work/ca.crt" --cert "$work/svc.crt" --key "$work/svc.key" ||
+		nok "server start"
+	port=$PORT
+	local ca cert key
+	ca=$(base64 -w0 <"$work/ca.crt") cert=$(base64 -w0 <"$work/client.crt") key=$(base64 -w0 <"$work/client.key")
+	mtls_kc() { # FILE EXTRA-CLUSTER-LINE KEYDATA
+		cat >"$1" <<-EOF
+		{"apiVersion": "v1", "kind": "Config", "current-context": "m",
+		 "clusters": [{"name": "m", "cluster": {"server": "https://127.0.0.1:$port",
+		   $2 "certificate-authority-data": "$ca"}}],
+		 "users": [{"name": "m", "user": {"client-certificate-data": "$cert", "client-key-data": "$3"}}],
+		 "contexts": [{"name": "m", "context": {"cluster": "m", "user": "m"}}]}
+		EOF
+	}
+	mtls_kc "$work/kc-mtls.json" '"tls-server-name": "kubernetes.default.svc",' "$key"
+	if timeout 30 "$tool" --once --kubeconfig "$work/kc-mtls.json" >"$work/mtls.out" 2>"$work/mtls.err"; then
+		check mtls "JSON kubeconfig, client certificate and key data, CA data, tls-server-name: listed" \
+			'len(snap["pods"]) == 15' 1
+	else
+		nok "client certificate / tls-server-name load failed"
+		sed 's/^/    | /' "$work/mtls.err" | head
+	fi
+	mtls_kc "$work/kc-mtls2.json" "" "$key"
+	if timeout 30 "$tool" --once --kubeconfig "$work/kc-mtls2.json" >/dev/null 2>"$work/mtls2.err"; then
+		nok "without tls-server-name the certificate (kubernetes.default.svc) must not match 127.0.0.1"
+	elif grep -q "tls failure" "$work/mtls2.err"; then
+		ok "without tls-server-name the host name check fails (TLS verified)"
+	else
+		nok "host name mismatch without a clear TLS message"
+		sed 's/^/    | /' "$work/mtls2.err" | head
+	fi
+	stop_api "$API_PID"
+}
+
+sec14() {
+	echo "# 14. 410 on a continue page and HTTP 410 on a watch request"
+	start_api expired 0 --token t0k3n --page-size 4 --scenario "$sc/expired.json" || nok "server start"
+	port=$PORT
+	kubeconfig "$work/kc-sec14.yaml" "$port" t0k3n
+	start_watch expired --kubeconfig "$work/kc-sec14.yaml"
+	wait_log "$work/expired.api.log" "scenario done" 40
+	check expired "expired continue token: the pods list restarted from the first page" \
+		'"continue token expired; restarting the list" in log and W("pods")["pages"] == 5 and len(snap["pods"]) == 15 and W("pods")["errors"] == 0'
+	check expired "HTTP 410 on the namespaces watch: relisted, watching again" \
+		'W("namespaces")["relists"] >= 1 and W("namespaces")["state"] == "watching" and st["synced"]'
+	stop_watch "$WATCH_PID"
+	stop_api "$API_PID"
+}
+
 # Sections 4 on are independent (a server and a port each): run them at
 # once, each logging to its own file, and print the logs in order.
 bg=()
-for s in sec4 sec5 sec6 sec7 sec8 sec9 sec10 sec11 sec12; do
+for s in sec4 sec5 sec6 sec7 sec8 sec9 sec10 sec11 sec12 sec13 sec14; do
 	(
 		pass=0 fail=0 skip=0 pids=()
 		trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done' EXIT
@@ -446,11 +508,11 @@ for s in sec4 sec5 sec6 sec7 sec8 sec9 sec10 sec11 sec12; do
 	bg+=($!)
 	pids+=($!)
 done
-echo "# [${SECONDS}s] sections 4-12 run in parallel"
+echo "# [${SECONDS}s] sections 4-14 run in parallel"
 for p in "${bg[@]}"; do
 	wait "$p"
 done
-for s in sec4 sec5 sec6 sec7 sec8 sec9 sec10 sec11 sec12; do
+for s in sec4 sec5 sec6 sec7 sec8 sec9 sec10 sec11 sec12 sec13 sec14; do
 	cat "$work/$s.log"
 	if [ -s "$work/$s.cnt" ]; then
 		read -r p f k <"$work/$s.cnt"
