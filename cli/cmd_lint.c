@@ -29,7 +29,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: npshim lint --cluster PATH... [-n NAMESPACE | -A] [--db PATH...]\n"
 		"                   [--since WHEN] [--output table|json]\n"
-		"                   [--fail-on error|warning|info|never]\n"
+		"                   [--fail-on error|warning|info|never] [--disable RULE,...]\n"
 		"\n"
 		"Check NetworkPolicies against the cluster state for the classic mistakes:\n"
 		"one-sided paths (an ingress rule admits clients whose own egress never\n"
@@ -52,6 +52,8 @@ static void usage(FILE *out)
 		"                        docs/lint.md)\n"
 		"  --fail-on SEVERITY    exit 1 when a finding of this severity or above\n"
 		"                        exists: error (default), warning, info, never\n"
+		"  --disable RULE,...    do not run these rules (ids NP011 or names\n"
+		"                        namespace-without-default-deny); repeatable\n"
 		"\n"
 		"Exit status: 0 no finding at or above --fail-on; 1 there is one; 2 bad\n"
 		"usage or invalid input; 3 runtime failure.\n",
@@ -666,7 +668,39 @@ enum {
 	OPT_SINCE,
 	OPT_OUTPUT,
 	OPT_FAIL_ON,
+	OPT_DISABLE,
 };
+
+/* "NP004,shadowed-rule" into bits of *mask; false (after a message) on an
+ * unknown rule. */
+static bool parse_disable(const char *text, uint32_t *mask)
+{
+	char *copy = strdup(text), *save = NULL, *tok;
+	bool ok = copy != NULL;
+	uint32_t here = 0;
+
+	if (!copy)
+		fprintf(stderr, "npshim lint: out of memory\n");
+	for (tok = copy ? strtok_r(copy, ",", &save) : NULL; ok && tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		enum pol_lint_rule r;
+
+		if (!pol_lint_rule_parse(tok, &r)) {
+			fprintf(stderr, "npshim lint: --disable: unknown rule '%s' (NP001-NP%03d or "
+				"a rule name; see docs/lint.md)\n", tok, POL_LINT_RULE_MAX);
+			ok = false;
+			break;
+		}
+		here |= 1U << r;
+	}
+	if (ok && !here) {
+		fprintf(stderr, "npshim lint: --disable: no rule given\n");
+		ok = false;
+	}
+	free(copy);
+	*mask |= here;
+	return ok;
+}
 
 int cmd_lint(int argc, char **argv)
 {
@@ -678,6 +712,7 @@ int cmd_lint(int argc, char **argv)
 		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "output", required_argument, NULL, OPT_OUTPUT },
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
+		{ "disable", required_argument, NULL, OPT_DISABLE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -735,6 +770,10 @@ int cmd_lint(int argc, char **argv)
 					"warning, info, never\n", optarg);
 				goto out;
 			}
+			break;
+		case OPT_DISABLE:
+			if (!parse_disable(optarg, &lo.disabled))
+				goto out;
 			break;
 		case 'h':
 			usage(stdout);

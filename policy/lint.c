@@ -50,6 +50,17 @@ const char *pol_lint_rule_name(enum pol_lint_rule r)
 	return rule_valid(r) ? rules[r].name : NULL;
 }
 
+bool pol_lint_rule_parse(const char *text, enum pol_lint_rule *out)
+{
+	for (int r = POL_LINT_ONE_SIDED_INGRESS; text && r <= POL_LINT_RULE_MAX; r++) {
+		if (strcasecmp(text, rules[r].id) == 0 || strcmp(text, rules[r].name) == 0) {
+			*out = r;
+			return true;
+		}
+	}
+	return false;
+}
+
 enum pol_lint_severity pol_lint_rule_severity(enum pol_lint_rule r)
 {
 	return rule_valid(r) ? rules[r].sev : POL_LINT_ERROR;
@@ -672,10 +683,17 @@ static void finding_clear(struct pol_lint_finding *f)
 	free(f->port.name);
 }
 
+static bool rule_disabled(const struct lint *L, enum pol_lint_rule r)
+{
+	return L->o && (L->o->disabled & (1U << r));
+}
+
 static bool finding_in_scope(const struct lint *L, const struct pol_lint_finding *f)
 {
 	const char *ns = L->o ? L->o->ns : NULL;
 
+	if (rule_disabled(L, f->rule))
+		return false;
 	if (!ns)
 		return true;
 	if (f->ns && strcmp(f->ns, ns) == 0)
@@ -734,6 +752,8 @@ static void skip_rule(struct lint *L, enum pol_lint_rule rule, const char *reaso
 {
 	struct pol_lint_skip *s;
 
+	if (rule_disabled(L, rule) && strcmp(reason, "disabled") != 0)
+		return; /* listed once, as disabled */
 	for (size_t i = 0; i < L->rep->n_skipped; i++)
 		if (L->rep->skipped[i].rule == rule)
 			return;
@@ -2537,16 +2557,36 @@ struct pol_lint_report *pol_lint_run(const struct pol_model *model,
 			skip_rule(&L, POL_LINT_EGRESS_WITHOUT_DNS, "the input holds no pod");
 			skip_rule(&L, POL_LINT_IPBLOCK_COVERS_PODS, "the input holds no pod");
 		}
-		static void (*const pass[])(struct lint *) = {
-			lint_one_sided_ingress, lint_one_sided_egress, lint_dns, lint_selectors,
-			lint_ipblocks, lint_named_ports, lint_default_deny, lint_shadowed,
-			lint_usage,
+#define R(x) (1U << (x))
+		static const struct {
+			void (*fn)(struct lint *);
+			uint32_t rules;
+		} pass[] = {
+			{ lint_one_sided_ingress, R(POL_LINT_ONE_SIDED_INGRESS) },
+			{ lint_one_sided_egress, R(POL_LINT_ONE_SIDED_EGRESS) },
+			{ lint_dns, R(POL_LINT_EGRESS_WITHOUT_DNS) },
+			{ lint_selectors, R(POL_LINT_SELECTOR_MATCHES_NOTHING) |
+					  R(POL_LINT_NAMESPACE_LABEL_UNKNOWN) |
+					  R(POL_LINT_POLICY_SELECTS_NO_POD) },
+			{ lint_ipblocks, R(POL_LINT_IPBLOCK_COVERS_PODS) | R(POL_LINT_NONCANONICAL_CIDR) |
+					 R(POL_LINT_EXCEPT_REMOVES_NOTHING) },
+			{ lint_named_ports, R(POL_LINT_NAMED_PORT_UNDEFINED) },
+			{ lint_default_deny, R(POL_LINT_NAMESPACE_WITHOUT_DEFAULT_DENY) },
+			{ lint_shadowed, R(POL_LINT_SHADOWED_RULE) },
+			{ lint_usage, R(POL_LINT_POLICY_UNUSED_IN_WINDOW) },
 		};
+#undef R
+		uint32_t off = opts ? opts->disabled : 0;
 
+		for (int r = POL_LINT_ONE_SIDED_INGRESS; r <= POL_LINT_RULE_MAX; r++)
+			if (off & (1U << r))
+				skip_rule(&L, r, "disabled");
 		/* every pass starts with clear pod marks and leaves them as it likes */
 		for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]) && !L.oom; i++) {
+			if ((pass[i].rules & ~off) == 0)
+				continue;
 			memset(L.mark, 0, np);
-			pass[i](&L);
+			pass[i].fn(&L);
 		}
 	}
 	for (size_t i = 0; i < L.n_cls; i++)

@@ -54,6 +54,9 @@ const char *pol_lint_rule_id(enum pol_lint_rule rule);
 const char *pol_lint_rule_name(enum pol_lint_rule rule);
 /* The fixed severity of each rule (docs/lint.md explains the choice). */
 enum pol_lint_severity pol_lint_rule_severity(enum pol_lint_rule rule);
+/* "NP004" (any case) or "selector-matches-nothing" into *out; false when
+ * unknown. */
+bool pol_lint_rule_parse(const char *text, enum pol_lint_rule *out);
 /* "error" / "warning" / "info"; parse is the inverse, false when unknown. */
 const char *pol_lint_severity_name(enum pol_lint_severity sev);
 bool pol_lint_severity_parse(const char *text, enum pol_lint_severity *out);
@@ -163,6 +166,9 @@ struct pol_lint_cidr_text {
 struct pol_lint_opts {
 	/* Report only findings involving this namespace; NULL: every one. */
 	const char *ns;
+	/* Rules not to run: bit (1U << rule) for each. They are listed under
+	 * skipped with the reason "disabled". */
+	uint32_t disabled;
 	/* NULL: NP013 is skipped (no recorded flows given). */
 	const struct pol_lint_usage *usage;
 	/* Facts the object model does not keep: ipBlock CIDRs as written with

@@ -171,6 +171,12 @@ lint glob --cluster "$guide"/*.yaml
 expect "--cluster with several paths: the guide's files one by one" "$tmp/glob.json" NP001 1 \
 	policy=database-isolation:ingress-policy
 
+# --disable: the rule does not run and is listed as skipped.
+lint dis --cluster "$guide" --disable NP001,namespace-without-default-deny --fail-on error
+expect "--disable: NP001 gone, listed as skipped" "$tmp/dis.json" NP001 0 "skipped~disabled"
+expect "--disable by name: NP011 gone" "$tmp/dis.json" NP011 0 "skipped~disabled"
+if [ "$rc" -eq 0 ]; then ok "--disable: the gate passes without the disabled error"; else bad "--disable: exit $rc"; fi
+
 # Table output runs and ends with the summary (never parsed further).
 if "$npshim" lint --cluster "$guide" --fail-on never | tail -n 1 | grep -q '^3 findings: 1 error'; then
 	ok "table output ends with the summary"
@@ -195,6 +201,7 @@ badcase "-n of an unknown namespace" "no Namespace, Pod or NetworkPolicy" --clus
 badcase "missing file" "nope.yaml" --cluster "$tmp/nope.yaml"
 badcase "broken YAML names file and line" "broken.yaml:" --cluster "$tmp/broken.yaml"
 badcase "--db not a database" "missing.db" --cluster "$guide" --db "$tmp/missing.db"
+badcase "--disable of an unknown rule" "unknown rule 'NP099'" --cluster "$guide" --disable NP099
 badcase "--since without --db" "applies to --db only" --cluster "$guide" --since 7d
 badcase "a further path that does not exist" "extra" --cluster "$guide" "$tmp/extra"
 

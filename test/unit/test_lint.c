@@ -250,6 +250,16 @@ static void test_one_sided(void)
 	T_ASSERT(rep && skipped(rep, POL_LINT_POLICY_UNUSED_IN_WINDOW), "NP013 skipped without usage");
 	pol_lint_report_free(rep);
 
+	/* disabled: not run, listed as skipped */
+	{
+		struct pol_lint_opts d = { .disabled = 1U << POL_LINT_ONE_SIDED_INGRESS };
+
+		rep = pol_lint_run(m, &d);
+		T_ASSERT(rep && !count_rule(rep, POL_LINT_ONE_SIDED_INGRESS) &&
+				 skipped(rep, POL_LINT_ONE_SIDED_INGRESS), "disabled rule");
+		pol_lint_report_free(rep);
+	}
+
 	/* -n kube-system: nothing there */
 	rep = pol_lint_run(m, &o);
 	T_ASSERT(rep && !count_rule(rep, POL_LINT_ONE_SIDED_INGRESS), "filtered by namespace");
@@ -335,6 +345,15 @@ static void test_names(void)
 	}
 	T_ASSERT(pol_lint_rule_id(0) == NULL && pol_lint_rule_id(POL_LINT_RULE_MAX + 1) == NULL,
 		 "out of range");
+	{
+		enum pol_lint_rule r;
+
+		T_ASSERT(pol_lint_rule_parse("np012", &r) && r == POL_LINT_SHADOWED_RULE, "id, any case");
+		T_ASSERT(pol_lint_rule_parse("egress-without-dns", &r) &&
+				 r == POL_LINT_EGRESS_WITHOUT_DNS, "by name");
+		T_ASSERT(!pol_lint_rule_parse("NP000", &r) && !pol_lint_rule_parse("NP014", &r),
+			 "out of range");
+	}
 	T_ASSERT(pol_lint_severity_parse("warning", &s) && s == POL_LINT_WARNING, "parse");
 	T_ASSERT(!pol_lint_severity_parse("fatal", &s), "unknown severity");
 }
