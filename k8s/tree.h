@@ -18,8 +18,10 @@
 
 struct cJSON;
 
-/* The number was written with a fraction or an exponent (80.0, 8e1): the API
- * rejects it where an integer is expected, even when it is integral. */
+/* A JSON number written with a fraction or an exponent (80.0, 8e1): the API
+ * server's JSON decoder refuses it where an integer is expected, even when it
+ * is integral. YAML never sets it: kubectl converts YAML to JSON with Go's
+ * encoder, which writes an integral 80.0 as 80. */
 #define K8S_POS_FLOAT (1U << 0)
 
 struct k8s_pos {

@@ -392,7 +392,6 @@ static cJSON *make_scalar(struct yb *b, const yaml_event_t *ev)
 	const char *text = (const char *)ev->data.scalar.value;
 	const char *tag = (const char *)ev->data.scalar.tag;
 	const yaml_mark_t *mark = &ev->start_mark;
-	uint32_t flags = 0;
 	cJSON *node = NULL;
 	double d;
 
@@ -421,7 +420,6 @@ static cJSON *make_scalar(struct yb *b, const yaml_event_t *ev)
 				yb_fail(b, mark, "!!float value \"%.80s\" is not a number", text);
 				return NULL;
 			}
-			flags = K8S_POS_FLOAT;
 			node = cJSON_CreateNumber(d);
 		} else if (!strcmp(t, "bool")) {
 			if (word_in(text, true_words))
@@ -453,7 +451,8 @@ static cJSON *make_scalar(struct yb *b, const yaml_event_t *ev)
 	} else if (yaml_int(text, &d)) {
 		node = cJSON_CreateNumber(d);
 	} else if (yaml_float(text, &d)) {
-		flags = K8S_POS_FLOAT;
+		/* No K8S_POS_FLOAT: kubectl turns YAML into JSON with Go's
+		 * encoder, which writes 80.0 as 80, so the API takes it. */
 		node = cJSON_CreateNumber(d);
 	} else {
 		node = new_string(text);
@@ -462,7 +461,7 @@ static cJSON *make_scalar(struct yb *b, const yaml_event_t *ev)
 		yb_oom(b, mark);
 		return NULL;
 	}
-	if (!record(b, node, mark, flags)) {
+	if (!record(b, node, mark, 0)) {
 		cJSON_Delete(node);
 		return NULL;
 	}

@@ -178,12 +178,12 @@ static void test_policy_errors(void)
 		"  - ports:\n"
 		"    - port: -80\n",
 		"spec.ingress[0].ports[0].port: -80 is out of range");
-	expect_spec_error("port float",
+	expect_spec_error("port with a fraction",
 		"  podSelector: {}\n"
 		"  ingress:\n"
 		"  - ports:\n"
-		"    - port: 80.0\n",
-		"spec.ingress[0].ports[0].port: must be an integer, got 80");
+		"    - port: 80.5\n",
+		"spec.ingress[0].ports[0].port: must be an integer, got 80.5");
 	expect_spec_error("port as digit string",
 		"  podSelector: {}\n"
 		"  ingress:\n"
@@ -372,6 +372,30 @@ static void test_policy_errors(void)
 		pol_cluster_free(c);
 		k8s_diag_free(&d);
 	}
+}
+
+/* 80.0 is an integer in YAML (kubectl writes it as 80) but not in JSON. */
+static void test_integral_floats(void)
+{
+	const char *json = "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+			   "\"metadata\":{\"name\":\"p\"},\"spec\":{\"podSelector\":{},"
+			   "\"ingress\":[{\"ports\":[{\"port\":80.0}]}]}}";
+	struct pol_cluster *c;
+	struct k8s_diag d;
+
+	c = load(POLICY_HEAD "  podSelector: {}\n  ingress:\n  - ports: [{port: 80.0}, {port: 1e3}]\n", &d);
+	T_ASSERT(c && c->n_policies == 1 && c->policies[0]->ingress[0].ports[0].port == 80 &&
+		 c->policies[0]->ingress[0].ports[1].port == 1000, "YAML 80.0 and 1e3 are ports");
+	pol_cluster_free(c);
+	k8s_diag_free(&d);
+	c = load(json, &d);
+	T_ASSERT(!c && k8s_diag_contains(&d, "t.yaml:1:139: error: NetworkPolicy default/p: "
+				       "spec.ingress[0].ports[0].port: must be an integer, got 80"),
+		 "JSON 80.0 is not an integer");
+	if (c || !k8s_diag_contains(&d, "must be an integer"))
+		dump_diag(&d);
+	pol_cluster_free(c);
+	k8s_diag_free(&d);
 }
 
 static void test_meta_errors(void)
@@ -732,6 +756,7 @@ int main(void)
 {
 	test_policy_errors();
 	test_meta_errors();
+	test_integral_floats();
 	test_pod_errors();
 	test_policy_decode();
 	test_pod_and_namespace_decode();
