@@ -254,6 +254,7 @@ struct audit_pipeline {
 	uint64_t retry_at_ms; /* monotonic; no DB attempt before */
 	uint64_t backoff_ms;
 	uint64_t next_prune_ms;
+	uint64_t next_optimize_ms;
 	uint64_t last_touch_ms;
 	bool run_started;
 	char *scratch;        /* joined samples for one row */
@@ -831,6 +832,13 @@ done:
 	}
 	if (!final)
 		prune(p);
+	/* Readers plan better with statistics; the first run after some
+	 * data has landed, then hourly. */
+	if (p->store && mono_ms() >= p->next_optimize_ms && CNT_GET(p, rows_written) > 0) {
+		if (store_optimize(p->store) != 0)
+			log_debug("flow store: %s", store_errmsg(p->store));
+		p->next_optimize_ms = mono_ms() + (p->next_optimize_ms ? 3600000 : 60000);
+	}
 	return 0;
 
 fail_tx:

@@ -306,11 +306,17 @@ enum {
 	P_AFTER = 100,
 };
 
-static void add_where(struct sbuf *b, const struct store_filter *f, size_t i)
+/* side: which arm of a namespace filter this is. "src or dst in NS" is
+ * split into two arms (src in NS; dst in NS and src not) so that each can
+ * walk its own (ns, bucket) index, newest first, instead of an OR that
+ * collects and sorts every row of the namespace. */
+static void add_where(struct sbuf *b, const struct store_filter *f, size_t i, int side)
 {
 	sb_add(b, " WHERE 1");
-	if (f->ns)
-		sb_add(b, " AND (f.src_ns = ?%d OR f.dst_ns = ?%d)", P_NS, P_NS);
+	if (f->ns && side == 0)
+		sb_add(b, " AND f.src_ns = ?%d", P_NS);
+	else if (f->ns)
+		sb_add(b, " AND f.dst_ns = ?%d AND f.src_ns <> ?%d", P_NS, P_NS);
 	if (f->pod)
 		sb_add(b, " AND (instr(',' || f.src_pods || ',', ',' || ?%d || ',') > 0"
 			  " OR instr(',' || f.dst_pods || ',', ',' || ?%d || ',') > 0)", P_POD, P_POD);
@@ -452,10 +458,20 @@ int store_query_flows(struct store_reader *r, const struct store_filter *f,
 		sb_add(&b, "MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen FROM (");
 	}
 	for (size_t i = 0; i < r->n; i++) {
-		if (i)
-			sb_add(&b, " UNION ALL ");
-		sb_add(&b, "SELECT " COLS_RAW " FROM d%zu.flow AS f", i, i, i);
-		add_where(&b, f, i);
+		for (int side = 0; side < (f->ns ? 2 : 1); side++) {
+			/* With a limit, each arm only needs its own newest
+			 * rows: the index gives them without a sort. */
+			bool top = group == STORE_GROUP_NONE && limit && !f->after_id;
+
+			if (i || side)
+				sb_add(&b, " UNION ALL ");
+			if (top)
+				sb_add(&b, "SELECT * FROM (");
+			sb_add(&b, "SELECT " COLS_RAW " FROM d%zu.flow AS f", i, i, i);
+			add_where(&b, f, i, side);
+			if (top)
+				sb_add(&b, " ORDER BY f.bucket DESC LIMIT ?%d)", P_LIMIT);
+		}
 	}
 	if (group == STORE_GROUP_NONE) {
 		/* The newest rows, then back to time order for reading. */

@@ -59,8 +59,9 @@ static const char schema_v1[] =
 	"CREATE INDEX flow_src ON flow(src_ns, bucket);\n"
 	"CREATE INDEX flow_dst ON flow(dst_ns, bucket);\n";
 
-/* Version 2: label samples, recording periods, the verdict index used by
- * the readiness report, and the readable view. */
+/* Version 2: label samples, recording periods, the (verdict, namespace)
+ * indexes that the readiness report and `flows -n NS --verdict V` use,
+ * and the readable view. */
 static const char schema_v2[] =
 	"ALTER TABLE flow ADD COLUMN src_labels TEXT NOT NULL DEFAULT '';\n"
 	"ALTER TABLE flow ADD COLUMN dst_labels TEXT NOT NULL DEFAULT '';\n"
@@ -71,7 +72,8 @@ static const char schema_v2[] =
 	"  last_seen INTEGER NOT NULL,\n"
 	"  record TEXT NOT NULL\n"
 	");\n"
-	"CREATE INDEX flow_verdict ON flow(verdict, bucket);\n"
+	"CREATE INDEX flow_verdict_src ON flow(verdict, src_ns, bucket);\n"
+	"CREATE INDEX flow_verdict_dst ON flow(verdict, dst_ns, bucket);\n"
 	"DROP VIEW IF EXISTS flows;\n"
 	"CREATE VIEW flows AS SELECT\n"
 	"  id,\n"
@@ -114,6 +116,7 @@ enum {
 	ST_FREELIST,
 	ST_PAGE_SIZE,
 	ST_VACUUM,
+	ST_OPTIMIZE,
 	ST__COUNT,
 };
 
@@ -150,6 +153,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_FREELIST] = "PRAGMA freelist_count",
 	[ST_PAGE_SIZE] = "PRAGMA page_size",
 	[ST_VACUUM] = "PRAGMA incremental_vacuum(4096)",
+	[ST_OPTIMIZE] = "PRAGMA optimize",
 };
 
 struct store {
@@ -673,6 +677,11 @@ int store_prune(struct store *s, int64_t min_bucket, uint64_t max_bytes,
 fail:
 	store_rollback(s);
 	return ret;
+}
+
+int store_optimize(struct store *s)
+{
+	return step_done(s, ST_OPTIMIZE, "updating planner statistics");
 }
 
 int store_move_aside(const char *path, char *newpath, size_t len)

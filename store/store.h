@@ -100,6 +100,10 @@ int store_run_touch(struct store *s, int64_t now_ms);
 int store_prune(struct store *s, int64_t min_bucket, uint64_t max_bytes,
 		unsigned batch, uint64_t *pruned);
 
+/* PRAGMA optimize: refresh the query planner's statistics where they are
+ * stale (cheap; the writer calls it about once an hour). 0 or -errno. */
+int store_optimize(struct store *s);
+
 /* Bytes the database uses (pages in use, not free ones). -errno on error. */
 int64_t store_used_bytes(struct store *s);
 

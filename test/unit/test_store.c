@@ -94,7 +94,7 @@ static void test_schema_and_upsert(void)
 	free(mode);
 	T_ASSERT(sql_int(tmp("new.db"), "PRAGMA auto_vacuum") == 2, "incremental auto_vacuum");
 	T_ASSERT(sql_int(tmp("new.db"), "SELECT count(*) FROM sqlite_schema WHERE name IN "
-					"('flow','runs','meta','flows','flow_key','flow_src','flow_dst','flow_verdict')") == 8,
+					"('flow','runs','meta','flows','flow_key','flow_src','flow_dst','flow_verdict_src','flow_verdict_dst')") == 9,
 		 "tables, view and indexes exist");
 
 	r = row_for(1800000000 / 60 * 60, 42, 3, "web");
