@@ -494,10 +494,26 @@ sec14() {
 	stop_api "$API_PID"
 }
 
+sec15() {
+	echo "# 15. a relist deletes what disappeared while the watch was down"
+	start_api gap 0 --token t0k3n --scenario "$sc/relist-deletes.json" || nok "server start"
+	port=$PORT
+	kubeconfig "$work/kc-sec15.yaml" "$port" t0k3n
+	start_watch gap --kubeconfig "$work/kc-sec15.yaml" \
+		--flow ext_pg=198.51.100.7,10.244.1.12,TCP,5432
+	wait_log "$work/gap.api.log" "scenario done" 40
+	check gap "postgres-0 removed by the relist (410 after the gap), deletion counted" \
+		'pod("production/postgres-0") is None and len(snap["pods"]) == 14 and W("pods")["relists"] >= 1 and st["objects"]["deleted"] >= 1 and "gone since the last list" in log'
+	check gap "verdict follows: 10.244.1.12 no longer a pod (deny -> allow)" \
+		'live[0]["verdicts"]["ext_pg"] == "deny" and v("ext_pg") == "allow"'
+	stop_watch "$WATCH_PID"
+	stop_api "$API_PID"
+}
+
 # Sections 4 on are independent (a server and a port each): run them at
 # once, each logging to its own file, and print the logs in order.
 bg=()
-for s in sec4 sec5 sec6 sec7 sec8 sec9 sec10 sec11 sec12 sec13 sec14; do
+for s in sec4 sec5 sec6 sec7 sec8 sec9 sec10 sec11 sec12 sec13 sec14 sec15; do
 	(
 		pass=0 fail=0 skip=0 pids=()
 		trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done' EXIT
@@ -508,11 +524,11 @@ for s in sec4 sec5 sec6 sec7 sec8 sec9 sec10 sec11 sec12 sec13 sec14; do
 	bg+=($!)
 	pids+=($!)
 done
-echo "# [${SECONDS}s] sections 4-14 run in parallel"
+echo "# [${SECONDS}s] sections 4-15 run in parallel"
 for p in "${bg[@]}"; do
 	wait "$p"
 done
-for s in sec4 sec5 sec6 sec7 sec8 sec9 sec10 sec11 sec12 sec13 sec14; do
+for s in sec4 sec5 sec6 sec7 sec8 sec9 sec10 sec11 sec12 sec13 sec14 sec15; do
 	cat "$work/$s.log"
 	if [ -s "$work/$s.cnt" ]; then
 		read -r p f k <"$work/$s.cnt"
