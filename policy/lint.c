@@ -1264,16 +1264,26 @@ struct side {
 
 enum pair_res { PAIR_NA, PAIR_OK, PAIR_ONE_SIDED };
 
+/* A one-sided pair, held until its namespace group is decided. */
+struct pair {
+	size_t fi, nk;                           /* far entry, near class */
+	const struct pol_policy *const *iso;     /* far side's isolating policies (model's) */
+	size_t n_iso;
+	uint8_t proto;
+	uint16_t port;
+};
+
 /* Evaluate src -> dst on the ports the entry means on dst. One-sided when
  * the near direction (the rule's) allows at least one of them and the far
- * direction denies every one it allows. */
-static enum pair_res eval_pair(struct lint *L, struct side *sd, const struct pol_pod *src,
-			       const struct pol_pod *dst)
+ * direction denies every one it allows; out then says who isolates the far
+ * side and which port was tried first. */
+static enum pair_res eval_pair(struct lint *L, const struct side *sd, const struct pol_pod *src,
+			       const struct pol_pod *dst, struct pair *out)
 {
 	struct tport tp[MAX_TPORTS];
 	size_t n = test_ports(sd->pt, dst, tp);
 	struct pol_ip si, di;
-	struct pol_verdict v, first = { 0 };
+	struct pol_verdict v;
 	bool admitted = false;
 
 	if (!n || !pick_ips(src, dst, &si, &di))
@@ -1293,21 +1303,14 @@ static enum pair_res eval_pair(struct lint *L, struct side *sd, const struct pol
 		if (far->state != POL_DIR_DENIED)
 			return PAIR_OK;
 		if (!admitted) {
-			first = v;
-			sd->t_proto = tp[i].proto;
-			sd->t_port = tp[i].port;
+			out->iso = far->isolating;
+			out->n_iso = far->n_isolating;
+			out->proto = tp[i].proto;
+			out->port = tp[i].port;
 		}
 		admitted = true;
 	}
-	if (!admitted)
-		return PAIR_NA;
-	{
-		const struct pol_dir_result *far = sd->ingress ? &first.egress : &first.ingress;
-
-		for (size_t i = 0; i < far->n_isolating; i++)
-			set_add(L, &sd->other, far->isolating[i]);
-	}
-	return PAIR_ONE_SIDED;
+	return admitted ? PAIR_ONE_SIDED : PAIR_NA;
 }
 
 static void emit_one_sided(struct lint *L, struct side *sd)
@@ -1387,11 +1390,14 @@ static void lint_one_sided(struct lint *L, bool ingress)
 	size_t n = L->n_cls ? L->n_cls : 1;
 	size_t *near = malloc(n * sizeof(*near)), *far = malloc(n * sizeof(*far));
 	size_t *far_grp = malloc(n * sizeof(*far_grp)), own;
+	bool *far_iso = malloc(n * sizeof(*far_iso));
+	struct pair *pend = NULL;
+	size_t n_pend = 0, cap_pend = 0;
 	const struct pol_peer **far_peer = malloc(n * sizeof(*far_peer));
 	bool *ns_ok = NULL; /* per peer of the rule: its namespace part matches */
 	size_t cap_ok = 0;
 
-	if (!near || !far || !far_peer || !far_grp) {
+	if (!near || !far || !far_peer || !far_grp || !far_iso) {
 		L->oom = true;
 		goto out;
 	}
@@ -1442,8 +1448,6 @@ static void lint_one_sided(struct lint *L, bool ingress)
 				if (!any_ns)
 					continue;
 				for (size_t k = G->start; k < G->end; k++) {
-					if (!(ingress ? L->cls[k].iso_eg : L->cls[k].iso_in))
-						continue;
 					for (size_t e = 0; e < r->n_peers; e++) {
 						const struct pol_peer *pe = &r->peers[e];
 
@@ -1452,6 +1456,11 @@ static void lint_one_sided(struct lint *L, bool ingress)
 										      &cls_pod(L, k)->labels))) {
 							far[n_far] = k;
 							far_grp[n_far] = gi;
+							/* a class the far direction does not
+							 * isolate always gets through: no
+							 * flow to evaluate */
+							far_iso[n_far] = ingress ? L->cls[k].iso_eg
+										 : L->cls[k].iso_in;
 							far_peer[n_far++] = pe;
 							break;
 						}
@@ -1468,16 +1477,27 @@ static void lint_one_sided(struct lint *L, bool ingress)
 						.far_ns = gns,
 					};
 
+					bool whole_ns_ok = false;
+
+					n_pend = 0;
 					while (end < n_far && far_grp[end] == far_grp[g])
 						end++;
-					for (size_t fi = g; fi < end; fi++) {
+					for (size_t fi = g; fi < end && !L->oom; fi++) {
 						size_t fk = far[fi];
 						const struct pol_pod *fp = cls_pod(L, fk);
+						bool whole_ns = sel_empty(far_peer[fi]->pod_sel);
 
+						if (!far_iso[fi]) {
+							/* not isolated on the far side: reaches */
+							whole_ns_ok |= whole_ns;
+							continue;
+						}
 						for (size_t ni = 0; ni < n_near; ni++) {
 							size_t nk = near[ni];
 							const struct pol_pod *np = cls_pod(L, nk);
 							const struct pol_pod *fpod = fp;
+							struct pair pr = { .fi = fi, .nk = nk };
+							enum pair_res res;
 
 							if (nk == fk) {
 								/* pod to another pod of its class */
@@ -1485,15 +1505,46 @@ static void lint_one_sided(struct lint *L, bool ingress)
 									continue;
 								fpod = c->pods[L->cls[nk].members[1]];
 							}
-							if (eval_pair(L, &sd, ingress ? fpod : np,
-								      ingress ? np : fpod) != PAIR_ONE_SIDED)
+							res = eval_pair(L, &sd, ingress ? fpod : np,
+									ingress ? np : fpod, &pr);
+							if (res == PAIR_OK)
+								whole_ns_ok |= whole_ns;
+							if (res != PAIR_ONE_SIDED)
 								continue;
-							mark_cls(L, fk, MARK_FAR);
-							mark_cls(L, nk, MARK_NEAR);
-							if (!sd.peer)
-								sd.peer = far_peer[fi];
-							sd.any = true;
+							if (n_pend == cap_pend) {
+								size_t cap = cap_pend ? 2 * cap_pend : 64;
+								struct pair *q = realloc(pend, cap * sizeof(*q));
+
+								if (!q) {
+									L->oom = true;
+									break;
+								}
+								pend = q;
+								cap_pend = cap;
+							}
+							pend[n_pend++] = pr;
 						}
+					}
+					/* A peer naming whole namespaces admits every pod
+					 * there, most of which never meant to connect: it is
+					 * one-sided only when no pod of the namespace gets
+					 * through. A peer with a pod selector names its
+					 * clients, and each of them that cannot is reported. */
+					for (size_t i = 0; i < n_pend; i++) {
+						const struct pair *pr = &pend[i];
+
+						if (sel_empty(far_peer[pr->fi]->pod_sel) && whole_ns_ok)
+							continue;
+						mark_cls(L, far[pr->fi], MARK_FAR);
+						mark_cls(L, pr->nk, MARK_NEAR);
+						for (size_t k = 0; k < pr->n_iso; k++)
+							set_add(L, &sd.other, pr->iso[k]);
+						if (!sd.peer) {
+							sd.peer = far_peer[pr->fi];
+							sd.t_proto = pr->proto;
+							sd.t_port = pr->port;
+						}
+						sd.any = true;
 					}
 					if (sd.any) {
 						emit_one_sided(L, &sd);
@@ -1508,6 +1559,8 @@ static void lint_one_sided(struct lint *L, bool ingress)
 		}
 	}
 out:
+	free(pend);
+	free(far_iso);
 	free(ns_ok);
 	free(near);
 	free(far);

@@ -44,6 +44,13 @@ expect "NP001 near-miss: egress side written" "$tmp/n1.json" NP001 0
 lint n1b --cluster "$fx/np001-openpeer.yaml" --fail-on never
 expect "NP001 near-miss: a rule open to every namespace names no client" "$tmp/n1b.json" NP001 0
 
+lint t1w --cluster "$fx/np001-wholens-trigger.yaml" --fail-on never
+expect "NP001 whole-namespace peer: reported when no pod of the namespace gets through" \
+	"$tmp/t1w.json" NP001 1 policy=db-from-front:ingress-policy policy=default-deny:egress-policy \
+	pod=web-1:source pod=report-1:source "fix~kubernetes.io/metadata.name: shop"
+lint n1w --cluster "$fx/np001-wholens-nearmiss.yaml" --fail-on never
+expect "NP001 near-miss: whole-namespace peer with one client getting through" "$tmp/n1w.json" NP001 0
+
 lint t2 --cluster "$fx/np002-trigger.yaml" --fail-on never
 expect "NP002 one-sided egress: names both policies, the pods and the port" "$tmp/t2.json" NP002 1 \
 	policy=web-egress:egress-policy policy=default-deny-ingress:ingress-policy \
