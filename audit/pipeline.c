@@ -63,7 +63,8 @@ struct slot_writer {
 /* Start string idx; returns the room left for it (excluding the NUL). */
 static size_t sw_open(struct slot_writer *w, int idx)
 {
-	w->s->off[idx] = (uint16_t)w->used;
+	/* A full buffer ends with a NUL (sw_close): point there, empty. */
+	w->s->off[idx] = (uint16_t)(w->used < SLOT_BUF ? w->used : SLOT_BUF - 1);
 	w->s->len[idx] = 0;
 	return w->used < SLOT_BUF ? SLOT_BUF - w->used - 1 : 0;
 }

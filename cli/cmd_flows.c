@@ -375,6 +375,7 @@ struct table {
 	bool right[12];  /* numbers */
 	char **cells;    /* nrows * ncols */
 	size_t nrows, cap;
+	bool no_header;  /* --follow: the header was printed with the first rows */
 };
 
 static void table_add(struct table *t, char **vals)
@@ -423,7 +424,7 @@ static void table_print(struct table *t)
 		w[best]--;
 		total--;
 	}
-	for (size_t r = 0; r <= t->nrows; r++) {
+	for (size_t r = t->no_header ? 1 : 0; r <= t->nrows; r++) {
 		for (size_t c = 0; c < t->ncols; c++) {
 			const char *s = r ? t->cells[(r - 1) * t->ncols + c] : t->hdr[c];
 			size_t l = strlen(s);
@@ -480,13 +481,14 @@ static char *port_text(const char *proto, int64_t port)
 	return xasprintf("%lld/%s", (long long)port, proto);
 }
 
-static void table_flows(const struct rows *rs)
+static void table_flows(const struct rows *rs, bool header)
 {
 	struct table t = { .ncols = 8,
 			   .hdr = { "MINUTE", "SOURCE", "DESTINATION", "PORT", "VERDICT", "DIR", "COUNT",
 				    "POLICIES" },
 			   .flex = { false, true, true, false, false, false, false, true },
-			   .right = { false, false, false, false, false, false, true, false } };
+			   .right = { false, false, false, false, false, false, true, false },
+			   .no_header = !header };
 
 	for (size_t r = 0; r < rs->n; r++) {
 		const struct cell *row = rs->rows[r];
@@ -612,7 +614,7 @@ static void print_rows(const struct rows *rs, enum output out, int group, bool r
 	} else if (group) {
 		table_groups(rs, group);
 	} else {
-		table_flows(rs);
+		table_flows(rs, header);
 	}
 	fflush(stdout);
 }
