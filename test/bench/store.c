@@ -169,7 +169,7 @@ static void ingest(const char *dir, enum run_mode mode, double seconds)
 	struct audit_pipeline *p;
 	struct lat lat = { 0 };
 	char path[512], err[256];
-	uint64_t seed = 88172645463325252ULL, produced = 0, retries = 0, accepted = 0;
+	uint64_t seed = 88172645463325252ULL, produced = 0, accepted = 0;
 	uint64_t start, end, flushed;
 
 	snprintf(path, sizeof(path), "%s/ingest-%d.db", dir, (int)mode);
@@ -200,7 +200,6 @@ static void ingest(const char *dir, enum run_mode mode, double seconds)
 			if (sample)
 				lat_add(&lat, now_ns() - t0);
 			while (!ok && mode == RUN_SUSTAINED) {
-				retries++;
 				sched_yield();
 				ok = audit_pipeline_submit(p, &r);
 			}
@@ -245,7 +244,6 @@ static void ingest(const char *dir, enum run_mode mode, double seconds)
 		lat_print("idle", &lat);
 		break;
 	}
-	(void)retries;
 	audit_pipeline_stop(p);
 	free(lat.v);
 	unlink(path);
