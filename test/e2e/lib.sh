@@ -204,8 +204,10 @@ NPSHIM_DB=
 npshim_start() {
 	local i
 	local db=()
-	NPSHIM_SOCK="$E2E_TMP/npshim.sock"
-	NPSHIM_ERR="$E2E_TMP/npshim.$((++NPSHIM_RUNS)).stderr"
+	# A socket per run: a SIGKILLed daemon leaves its socket file behind.
+	NPSHIM_RUNS=$((NPSHIM_RUNS + 1))
+	NPSHIM_SOCK="$E2E_TMP/npshim.$NPSHIM_RUNS.sock"
+	NPSHIM_ERR="$E2E_TMP/npshim.$NPSHIM_RUNS.stderr"
 	# Each run records into a database of its own (NPSHIM_USE_DB=0: log
 	# lines only), so a scenario sees exactly its own records.
 	NPSHIM_DB=
@@ -224,12 +226,13 @@ npshim_start() {
 			NPSHIM_PID=
 			return 1
 		fi
-		# Ready = rules installed (when it manages them) and every queue
-		# bound, as the kernel's nfnetlink_queue list shows; the control
-		# socket alone may answer before the queue threads have bound.
+		# Ready = rules installed (when it manages them), a model loaded
+		# (without one a fail-open daemon accepts everything) and every
+		# queue bound, as the kernel's nfnetlink_queue list shows; the
+		# control socket alone may answer before the queue threads bind.
 		if [ -S "$NPSHIM_SOCK" ] &&
 			ip netns exec "$NODE" "$NPSHIM" status --socket "$NPSHIM_SOCK" --output json 2>/dev/null |
-			jq -e '((.rules.managed | not) or .rules.installed) and (.queues | length > 0) and
+			jq -e '((.rules.managed | not) or .rules.installed) and (.model.generation // 0) >= 1 and (.queues | length > 0) and
 				all(.queues[]; .kernel_known)' >/dev/null 2>&1; then
 			return 0
 		fi
