@@ -148,7 +148,7 @@ check "a new writer opens the killed file and writes" \
 # ---------------------------------------------------------------------------
 echo "== flows --follow and report while the writer writes"
 "$FEED" --db "$work/live.db" --threads 1 --rate 40000 --distinct 50000 --flush-ms 200 --stats-ms 500 \
-	--duration 6 --verdict would-deny >"$work/live.log" 2>"$work/live.err" &
+	--duration 4 --verdict would-deny >"$work/live.log" 2>"$work/live.err" &
 fp=$!
 pids+=("$fp")
 for _ in $(seq 50); do [ -s "$work/live.db" ] && grep -q '"flushes":[1-9]' "$work/live.log" && break; sleep 0.1; done
@@ -156,7 +156,7 @@ for _ in $(seq 50); do [ -s "$work/live.db" ] && grep -q '"flushes":[1-9]' "$wor
 flp=$!
 pids+=("$flp")
 rerr=0
-for _ in 1 2 3 4 5 6; do
+for _ in 1 2 3 4; do
 	"$NPSHIM" report --db "$work/live.db" --since 1h --output json >/dev/null 2>>"$work/readers.err"
 	[ $? -le 1 ] || rerr=$((rerr + 1))
 	"$NPSHIM" flows --db "$work/live.db" --group-by pair --limit 10 --output json >/dev/null 2>>"$work/readers.err" ||
@@ -198,7 +198,7 @@ mount -t tmpfs -o size=16m npshim-store-test "$mnt" || { echo "RESULT mount fail
 # rows), then free space; 16 MiB is room enough for the rest of the run.
 dd if=/dev/zero of="$mnt/filler" bs=1k count=15800 status=none 2>/dev/null
 "$FEED" --db "$mnt/full.db" --threads 1 --rate 5000 --distinct 400000 --flush-ms 100 --stats-ms 100 \
-	--duration 6 --verdict deny >"$work/full.log" 2>"$work/full.err" &
+	--duration 5 --verdict deny >"$work/full.log" 2>"$work/full.err" &
 fp=$!
 for _ in $(seq 60); do grep -q '"db_ok":false' "$work/full.log" && break; sleep 0.1; done
 sleep 0.5
@@ -214,7 +214,7 @@ mkdir -p "$work/ro"
 mount --bind "$mnt/rw" "$work/ro"
 mount -o remount,ro,bind "$work/ro"
 "$FEED" --db "$work/ro/ro.db" --threads 1 --rate 2000 --distinct 100 --flush-ms 100 --stats-ms 100 \
-	--duration 5 --verdict deny >"$work/ro.log" 2>"$work/ro.err" &
+	--duration 3.5 --verdict deny >"$work/ro.log" 2>"$work/ro.err" &
 fp=$!
 sleep 1.2
 mount -o remount,rw,bind "$work/ro"
