@@ -15,7 +15,7 @@ FUZZ_CC ?= clang
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-PKGS := libnetfilter_queue libmnl libnfnetlink libcurl libcjson yaml-0.1 sqlite3
+PKGS := libnetfilter_queue libmnl libnfnetlink libcurl libcjson yaml-0.1 sqlite3 libsystemd libmicrohttpd
 
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -D_GNU_SOURCE -I. -pthread \

@@ -31,6 +31,7 @@
 #include "audit/pipeline.h"
 #include "audit/record.h"
 #include "cli/commands.h"
+#include "cli/run_svc.h"
 #include "core/ctl.h"
 #include "core/flags.h"
 #include "core/log.h"
@@ -58,6 +59,7 @@ static void usage(FILE *out)
 		"                  [--hooks forward[,input,output]] [--socket PATH] [--keep-rules]\n"
 		"                  [--mark BITS] [--db PATH [--record denied|all] [--retention DUR]\n"
 		"                  [--max-db-size SIZE]] [--log-level LEVEL]\n"
+		"                  [--config PATH|--no-config] [--check-config] [--metrics ADDR:PORT|off]\n"
 		"\n"
 		"Enforce or audit NetworkPolicy on this node. iptables sends the first packet\n"
 		"of every new connection to NFQUEUE; npshim decides it with the policy model\n"
@@ -87,13 +89,19 @@ static void usage(FILE *out)
 		"  --retention DUR    drop records older than DUR (e.g. 7d; default: keep)\n"
 		"  --max-db-size SIZE prune the oldest records beyond SIZE (e.g. 1G)\n"
 		"  --log-level LEVEL  error, warn, info (default), debug\n"
+		"  --config PATH      settings file, key = value (default %s when it\n"
+		"                     exists); every flag above is a key; flags override it\n"
+		"  --no-config        do not read the default settings file\n"
+		"  --check-config     check the settings, flags and cluster files, then exit\n"
+		"  --metrics ADDR:PORT  Prometheus /metrics, /healthz, /readyz (default %s;\n"
+		"                     off disables)\n"
 		"\n"
 		"Signals: SIGHUP reloads the cluster files; SIGTERM/SIGINT answer the packets\n"
 		"in flight, remove the rules (unless --keep-rules) and exit 0. A reload that\n"
 		"fails keeps the previous model; 'npshim status' shows the error.\n"
 		"Exit status: 0 clean stop; 2 bad flags or an invalid cluster; 3 startup failed\n"
 		"(not root, no NFQUEUE support, queue in use, iptables failed).\n",
-		RULES_DEFAULT_MARK, CTL_DEFAULT_SOCKET);
+		RULES_DEFAULT_MARK, CTL_DEFAULT_SOCKET, RUNSVC_DEFAULT_CONFIG, METRICS_DEFAULT_ADDR);
 }
 
 struct run_model {
@@ -138,6 +146,7 @@ struct qctx {
 	int slot;
 	const struct run_model *cur;
 	struct audit_flowlog flowlog;
+	struct metrics_q *mq;
 	struct {
 		struct pol_flow flow;
 		struct audit_outcome oc;
@@ -147,6 +156,7 @@ struct qctx {
 
 struct run {
 	struct run_opts o;
+	struct runsvc *svc;
 	struct snap *snap;
 	struct audit_pipeline *pipe;
 	bool want_allow;
@@ -188,6 +198,7 @@ static void q_batch_begin(void *ctx)
 {
 	struct qctx *c = ctx;
 
+	metrics_q_begin(c->mq);
 	c->cur = snap_read_lock(c->run->snap, c->slot);
 	c->n_pend = 0;
 }
@@ -213,6 +224,7 @@ static void q_decide(void *ctx, const struct pkt_info *pkt, struct queue_decisio
 	}
 	oc = &c->pend[c->n_pend].oc;
 	audit_decide(c->cur->model, &flow, c->run->o.mode, oc);
+	metrics_q_verdict(c->mq, oc->kind, oc->mode);
 	out->accept = oc->accept;
 	out->would_deny = oc->kind == AUDIT_REC_WOULD_DENY;
 	if (oc->kind != AUDIT_REC_ALLOW || c->run->want_allow) {
@@ -225,6 +237,7 @@ static void q_batch_end(void *ctx)
 {
 	struct qctx *c = ctx;
 
+	metrics_q_end(c->mq);
 	/* The kernel has its verdicts; records may take their time, and
 	 * the model stays alive until the unlock below. */
 	for (size_t i = 0; i < c->n_pend; i++)
@@ -273,7 +286,7 @@ static int load_and_publish(struct run *r, bool print, char *err, size_t errlen)
 	struct pol_model *m;
 	const struct pol_cluster *mc;
 	size_t nerr;
-	uint64_t gen;
+	uint64_t gen, t0 = metrics_now_ns();
 
 	if (!cl) {
 		snprintf(err, errlen, "out of memory");
@@ -320,6 +333,7 @@ static int load_and_publish(struct run *r, bool print, char *err, size_t errlen)
 	clock_gettime(CLOCK_MONOTONIC, &r->model_built);
 	r->model_built_wall = time(NULL);
 	pthread_mutex_unlock(&r->mu);
+	runsvc_rebuilt(r->svc, t0, true);
 	return 0;
 }
 
@@ -360,6 +374,7 @@ static void *reload_main(void *arg)
 		else
 			log_info("reloaded: model generation %llu (%zu pods, %zu policies)",
 				 (unsigned long long)r->generation, r->n_pods, r->n_policies);
+		runsvc_reloaded(r->svc, rc == 0, snap_generation(r->snap), err);
 	}
 	return NULL;
 }
@@ -900,6 +915,7 @@ static int main_loop(struct run *r, int sfd)
 			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP) {
 					log_info("SIGHUP: reloading");
+					runsvc_reloading(r->svc);
 					request_reload(r);
 				} else {
 					log_info("%s: stopping", strsignal((int)si.ssi_signo));
@@ -931,14 +947,18 @@ int cmd_run(int argc, char **argv)
 		log_err("run");
 		return CMD_FAILURE;
 	}
-	rc = parse_args(argc, argv, &r->o);
+	rc = runsvc_prepare(&r->svc, &argc, &argv);
+	if (rc == 0)
+		rc = parse_args(argc, argv, &r->o);
 	if (rc) {
+		runsvc_free(r->svc);
 		free(r);
 		return rc < 0 ? CMD_OK : rc;
 	}
 	/* Daemon lines carry timestamps; the level --log-level chose stays. */
 	log_init(log_get_level(), "npshim", true);
-	if (geteuid() != 0) {
+	if (geteuid() != 0 && !runsvc_check_only(r->svc)) {
+		runsvc_free(r->svc);
 		log_errx("run: must run as root (NFQUEUE and iptables need CAP_NET_ADMIN)");
 		free(r);
 		return CMD_FAILURE;
@@ -962,6 +982,11 @@ int cmd_run(int argc, char **argv)
 	}
 	log_info("model generation 1: %zu namespaces, %zu pods, %zu policies%s", r->n_namespaces,
 		 r->n_pods, r->n_policies, r->staged ? " (some staged)" : "");
+	if (runsvc_check_only(r->svc)) {
+		runsvc_print_check_ok(r->svc, r->n_namespaces, r->n_pods, r->n_policies);
+		ret = CMD_OK;
+		goto out;
+	}
 
 	/* Every thread started from here on inherits the blocked signals;
 	 * only the main loop receives them, through the signalfd. */
@@ -1018,6 +1043,7 @@ int cmd_run(int argc, char **argv)
 		};
 
 		c->run = r;
+		c->mq = runsvc_queue(r->svc, r->n_queues);
 		c->slot = snap_reader_add(r->snap);
 		audit_flowlog_init(&c->flowlog, 20, 5);
 		c->q = queue_start(&qc, &run_queue_ops, c, err, sizeof(err));
@@ -1057,9 +1083,16 @@ int cmd_run(int argc, char **argv)
 		 audit_mode_name(r->o.mode), r->o.fail_open ? "fail-open" : "fail-closed",
 		 r->o.q_first, r->o.q_last, r->o.rules ? "installed" : "not managed", r->o.socket);
 
+	snprintf(err, sizeof(err), "running: mode %s, queues %u-%u", audit_mode_name(r->o.mode),
+		 r->o.q_first, r->o.q_last);
+	if (runsvc_started(r->svc, ctl_handle, r, err, err, sizeof(err)) < 0) {
+		log_errx("run: %s", err);
+		goto out;
+	}
 	running = true;
 	ret = main_loop(r, sfd) == 0 ? CMD_OK : CMD_FAILURE;
 out:
+	runsvc_stopping(r->svc);
 	/* The control socket first (status must not read queues being
 	 * freed); rules next, so no new packet is queued; then the queues
 	 * answer what is in flight and unbind. A failed startup never leaves
@@ -1081,6 +1114,7 @@ out:
 		close(sfd);
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
+	runsvc_free(r->svc);
 	free(r);
 	return ret;
 }

@@ -16,6 +16,8 @@ libs=(
 	"libcjson libcjson-dev"
 	"yaml-0.1 libyaml-dev"
 	"sqlite3 libsqlite3-dev"
+	"libsystemd libsystemd-dev"
+	"libmicrohttpd libmicrohttpd-dev"
 )
 # command -> Debian package (tests and tools)
 cmds=(
@@ -30,6 +32,8 @@ cmds=(
 	"openssl openssl"
 	"python3 python3"
 	"jq jq"
+	"systemd-analyze systemd"
+	"groff groff-base"
 )
 missing=()
 for entry in "${libs[@]}"; do
