@@ -5,18 +5,44 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static enum log_level current_level = LOG_LEVEL_INFO;
 static const char *line_prefix;
 static bool with_timestamps;
+static bool to_journal;
+
+/* systemd sets JOURNAL_STREAM=dev:ino for the stream it connected to the
+ * journal; stderr may since have been redirected, so compare. */
+static bool stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+		return false;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(enum log_level level, const char *prefix, bool timestamps)
 {
 	current_level = level;
 	line_prefix = prefix;
+	/* Under systemd the journal stamps and prioritises each line: a
+	 * "<N>" syslog priority prefix instead of our own timestamp and
+	 * name (the journal adds the unit's). */
+	to_journal = stderr_is_journal();
+	if (to_journal || getenv("INVOCATION_ID"))
+		timestamps = false;
+	if (to_journal)
+		line_prefix = NULL;
 	with_timestamps = timestamps;
 }
 
@@ -52,13 +78,20 @@ static void log_emit(enum log_level level, int errnum, const char *fmt, va_list 
 
 	if (level > current_level)
 		return;
+	if (to_journal) {
+		static const char prio[] = { '3', '4', '6', '7' };
+
+		line[off++] = '<';
+		line[off++] = prio[level];
+		line[off++] = '>';
+	}
 	if (with_timestamps) {
 		struct timespec ts;
 		struct tm tm;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
-		off += strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &tm);
+		off += strftime(line + off, sizeof(line) - off, "%Y-%m-%dT%H:%M:%SZ ", &tm);
 	}
 	n = snprintf(line + off, sizeof(line) - off, "%s%s%s: ",
 		     line_prefix ? line_prefix : "", line_prefix ? ": " : "",
