@@ -158,7 +158,7 @@ static void backoff(struct k8s_reflector *r, uint64_t now, int retry_after, enum
 	r->last_fail = now;
 	r->attempts++;
 	/* jitter factor in [1, 2) */
-	d = r->delay_ms + (r->delay_ms * (rnd(r) >> 11)) / (1ull << 53);
+	d = (uint64_t)((double)r->delay_ms * (1.0 + (double)(rnd(r) >> 11) / 9007199254740992.0));
 	r->delay_ms = r->delay_ms * 2 > K8S_BACKOFF_MAX_MS ? K8S_BACKOFF_MAX_MS : r->delay_ms * 2;
 	if (retry_after >= 0)
 		d = (uint64_t)retry_after * 1000 + rnd(r) % 200;
@@ -177,8 +177,7 @@ static bool oneshot_gives_up(struct k8s_reflector *r, const struct k8s_result *x
 		return true;
 	if (x->status == 401 || x->status == 403 || x->status == 404 || x->status == 400)
 		return true;
-	return x->status == 0 && (x->net == K8S_NET_TLS || x->net == K8S_NET_DNS ||
-				  x->net == K8S_NET_CONNECT);
+	return x->net == K8S_NET_TLS || x->net == K8S_NET_DNS || x->net == K8S_NET_CONNECT;
 }
 
 /* Percent-encode everything but RFC 3986 unreserved characters. */
@@ -232,7 +231,8 @@ static void request_failed(struct k8s_reflector *r, const struct k8s_result *x, 
 	char msg[256], sig[48];
 	enum next_step then = retry_step;
 
-	if (x->status == 0) {
+	/* No response, or a success cut short: a transport failure. */
+	if (x->status == 0 || (x->status < 300 && x->net != K8S_NET_OK)) {
 		snprintf(sig, sizeof(sig), "net:%s", k8s_net_name(x->net));
 		set_error(r, sig, "%s %s: %s failure: %s", verb, res(r), k8s_net_name(x->net),
 			  x->error);
@@ -514,7 +514,6 @@ static void commit_list(struct k8s_reflector *r, uint64_t now)
 	r->st.lists++;
 	r->st.synced = true;
 	r->st.last_sync_unix = time(NULL);
-	r->consecutive_410 = 0;
 	log_info("k8s: %s: listed %zu objects at resourceVersion %s%s", res(r),
 		 k8s_store_count(k8s_cache_store(r->cache, r->kind)), r->rv,
 		 deleted ? " (objects gone since the last list removed)" : "");
@@ -753,6 +752,9 @@ advance:
 	r->rv = nrv;
 	nrv = NULL;
 	r->watch_events++;
+	/* Progress: a 410 from now on is a fresh one, relisted at once. A
+	 * server that answers every watch with 410 gets the backoff. */
+	r->consecutive_410 = 0;
 	ok = true;
 	goto out;
 oom:
@@ -783,7 +785,7 @@ static bool on_watch_data(void *ctx, const char *buf, size_t len)
 		while (cap < r->line_len + len + 1)
 			cap *= 2;
 		if (cap > WATCH_LINE_MAX + (1u << 16)) {
-			malformed(r, r->line, r->line_len, "event larger than the line limit");
+			malformed(r, r->line ? r->line : "", r->line_len, "event larger than the line limit");
 			return false;
 		}
 		nb = realloc(r->line, cap);
