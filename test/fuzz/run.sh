@@ -6,7 +6,7 @@
 # runs its time without a crash, leak, timeout or sanitizer report. Skipped
 # (with the reason) when clang cannot link libFuzzer. About 1-2 minutes: the
 # first build of the instrumented library dominates; the runs share
-# NPSHIM_FUZZ_SECONDS (default 50) between the targets, 5 to 20 s each.
+# NPSHIM_FUZZ_SECONDS (default 40) between the targets, 5 to 20 s each.
 set -u
 top=${NPSHIM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$top"
@@ -55,7 +55,7 @@ if ! make -s --no-print-directory -j2 "${objs[@]}" >"$tmp/objs.log" 2>&1; then
 	exit 1
 fi
 
-total=${NPSHIM_FUZZ_SECONDS:-50}
+total=${NPSHIM_FUZZ_SECONDS:-40}
 per=$((total / ${#targets[@]}))
 [ $per -lt 5 ] && per=5
 [ $per -gt 20 ] && per=20
