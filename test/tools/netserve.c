@@ -6,8 +6,9 @@
  *
  * PORTS is a list like "80,81,8000-8010". One epoll loop serves every socket:
  * a TCP connection gets back whatever it sends until it closes; a UDP
- * datagram is sent back to its sender (unless --sink, which only counts, so
- * a load run does not double the packets through the queue). --daemon
+ * datagram is sent back to its sender. --sink is for load runs: datagrams
+ * are only counted (replies would double the packets through the queue) and
+ * TCP connections are closed with a reset as soon as they are accepted. --daemon
  * detaches after every socket is bound, so a caller that starts it can probe
  * at once; the pid file is written then. SIGTERM or SIGINT stop it; with
  * --stats the counters are written there as JSON on exit and on SIGUSR1.
@@ -114,7 +115,9 @@ static int open_socket(const char *bind_addr, int type, uint16_t port)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
 		goto fail;
-	if (type == SOCK_STREAM && listen(fd, 4096) < 0)
+	/* The kernel caps the backlog at net.core.somaxconn; the bench raises
+	 * that, since a full accept queue drops SYNs (a 1 s client stall). */
+	if (type == SOCK_STREAM && listen(fd, 65535) < 0)
 		goto fail;
 	return fd;
 fail:
@@ -199,9 +202,10 @@ static void handle_conn(int ep, int fd, struct counters *c)
 	close(fd);
 }
 
-static void handle_listen(int ep, int lfd, struct counters *c)
+static void handle_listen(int ep, int lfd, bool sink, struct counters *c)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	int fd, i;
 
 	for (i = 0; i < 256; i++) {
@@ -209,6 +213,13 @@ static void handle_listen(int ep, int lfd, struct counters *c)
 		if (fd < 0)
 			return;
 		c->tcp_accepted++;
+		if (sink) {
+			/* A load run only opens connections: close at once,
+			 * with a reset, so the accept queue never backs up. */
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+			close(fd);
+			continue;
+		}
 		ev.data.u64 = tag(fd, K_CONN);
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
 			close(fd);
@@ -347,7 +358,7 @@ int main(int argc, char **argv)
 			fd = (int)(uint32_t)evs[k].data.u64;
 			switch (kd) {
 			case K_LISTEN:
-				handle_listen(ep, fd, &c);
+				handle_listen(ep, fd, sink, &c);
 				break;
 			case K_CONN:
 				handle_conn(ep, fd, &c);
