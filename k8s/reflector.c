@@ -243,9 +243,8 @@ static void request_failed(struct k8s_reflector *r, const struct k8s_result *x, 
 	snprintf(sig, sizeof(sig), "http:%ld", x->status);
 	switch (x->status) {
 	case 401:
-		set_error(r, sig,
-			  "%s %s: 401 Unauthorized (%s): credentials rejected; re-reading the token and retrying",
-			  verb, res(r), msg);
+		set_error(r, sig, "%s %s: 401 Unauthorized (%s): the credentials were rejected%s", verb,
+			  res(r), msg, r->watch ? "; re-reading the token and retrying" : "");
 		break;
 	case 403:
 		set_error(r, sig,
@@ -514,9 +513,14 @@ static void commit_list(struct k8s_reflector *r, uint64_t now)
 	r->st.lists++;
 	r->st.synced = true;
 	r->st.last_sync_unix = time(NULL);
-	log_info("k8s: %s: listed %zu objects at resourceVersion %s%s", res(r),
-		 k8s_store_count(k8s_cache_store(r->cache, r->kind)), r->rv,
-		 deleted ? " (objects gone since the last list removed)" : "");
+	/* A one-shot load (simulate, explain) keeps the terminal quiet. */
+	if (r->watch)
+		log_info("k8s: %s: listed %zu objects at resourceVersion %s%s", res(r),
+			 k8s_store_count(k8s_cache_store(r->cache, r->kind)), r->rv,
+			 deleted ? " (objects gone since the last list removed)" : "");
+	else
+		log_debug("k8s: %s: listed %zu objects at resourceVersion %s", res(r),
+			  k8s_store_count(k8s_cache_store(r->cache, r->kind)), r->rv);
 	list_reset(r);
 	if (r->watch) {
 		start_watch(r, now);
