@@ -7,6 +7,8 @@
 #   make demo       the main job on the embedded example cluster
 #   make deps       install missing Debian packages (says which)
 #   make fuzz       build the libFuzzer targets (clang)
+#   make install    binary, systemd unit, config, man page, completion
+#                   (PREFIX=/usr/local, DESTDIR=, SYSCONFDIR=/etc)
 #   V=1 shows commands, WERROR=1 adds -Werror (CI).
 
 PKG_CONFIG ?= pkg-config
@@ -14,6 +16,8 @@ CC ?= cc
 FUZZ_CC ?= clang
 PREFIX ?= /usr/local
 DESTDIR ?=
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 
 PKGS := libnetfilter_queue libmnl libnfnetlink libcurl libcjson yaml-0.1 sqlite3 libsystemd libmicrohttpd
 
@@ -46,6 +50,8 @@ FUZZ_OBJS := $(LIB_SRCS:%.c=$(B)/fuzzobj/%.o)
 UNIT_BINS := $(UNIT_SRCS:test/unit/%.c=$(B)/test/%)
 SAN_UNIT_BINS := $(UNIT_SRCS:test/unit/%.c=$(B)/asan/test/%)
 TOOL_BINS := $(TOOL_SRCS:test/tools/%.c=$(B)/tools/%)
+# Tools the suites also run under ASan+UBSan (over hostile inputs).
+SAN_TOOL_BINS := $(B)/asan/tools/load_cluster
 BENCH_BINS := $(BENCH_SRCS:test/bench/%.c=$(B)/bench/%)
 FUZZ_BINS := $(FUZZ_SRCS:test/fuzz/%.c=$(B)/fuzz/%)
 
@@ -98,6 +104,11 @@ $(B)/tools/%: test/tools/%.c $(B)/libnpshim.a
 	@$(if $(Q),echo "  TOOL    $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+$(B)/asan/tools/%: test/tools/%.c $(B)/libnpshim-asan.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TOOL[s] $@")
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
+
 $(B)/bench/%: test/bench/%.c $(B)/libnpshim.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  BENCH   $@")
@@ -111,9 +122,12 @@ $(B)/fuzz/%: test/fuzz/%.c $(FUZZ_OBJS)
 # Everything the test suites run: the binary, unit tests (plain and
 # ASan+UBSan), test tools. Fuzzers are built by their own suite when clang
 # can link libFuzzer.
-tests: npshim $(UNIT_BINS) $(SAN_UNIT_BINS) $(TOOL_BINS)
+tests: npshim $(UNIT_BINS) $(SAN_UNIT_BINS) $(TOOL_BINS) $(SAN_TOOL_BINS)
 
 fuzz: $(FUZZ_BINS)
+
+# The instrumented objects are shared by every fuzz target; keep them.
+.SECONDARY: $(FUZZ_OBJS) $(SAN_OBJS)
 
 deps:
 	@scripts/deps.sh
@@ -135,13 +149,28 @@ demo:
 	@$(MAKE) --no-print-directory npshim $(TOOL_BINS)
 	@scripts/demo.sh
 
+# The unit names the installed binary; an existing configuration file is
+# never replaced (the example goes next to it as npshim.conf.example).
 install: npshim
 	install -D -m 0755 npshim $(DESTDIR)$(PREFIX)/sbin/npshim
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/npshim \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	sed 's|/usr/local/sbin/npshim|$(PREFIX)/sbin/npshim|g; s|/etc/npshim/|$(SYSCONFDIR)/npshim/|g' \
+		systemd/npshim.service >$(DESTDIR)$(UNITDIR)/npshim.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/npshim.service
+	if [ -e $(DESTDIR)$(SYSCONFDIR)/npshim/npshim.conf ]; then \
+		install -m 0644 systemd/npshim.conf $(DESTDIR)$(SYSCONFDIR)/npshim/npshim.conf.example; \
+	else \
+		install -m 0644 systemd/npshim.conf $(DESTDIR)$(SYSCONFDIR)/npshim/npshim.conf; \
+	fi
+	install -m 0644 doc/npshim.8 $(DESTDIR)$(PREFIX)/share/man/man8/npshim.8
+	install -m 0644 systemd/npshim.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/npshim
 
 clean:
 	rm -rf $(B) npshim
 
 help:
-	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
 
 -include $(LIB_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(B)/obj/core/main.d
