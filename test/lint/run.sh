@@ -3,7 +3,7 @@
 # lint suite: every rule of `npshim lint` fires on its fixture with the right
 # objects and stays quiet on a near-miss; the guide's cluster reports the
 # application -> database path; a clean cluster has no finding; exit codes
-# follow --fail-on; bad input exits 2. Parses --output json only. ~3 s.
+# follow --fail-on; bad input exits 2. Parses --output json only. About 2 s.
 set -u
 top=${NPSHIM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 npshim=${NPSHIM:-$top/npshim}
