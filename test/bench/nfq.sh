@@ -30,7 +30,8 @@
 # fail-open an overloaded reader lets them through unchecked); the reader's
 # CPU (cores busy). Ratios are against acceptall. Nothing here asserts timing.
 #
-# Env: ROUNDS (2), TCP_SECS (3), UDP_SECS (2), TCP_THREADS (4), QUEUES (0:1).
+# Env: ROUNDS (2), TCP_SECS (3), UDP_SECS (2), UDP_RATE (30000), TCP_THREADS (4),
+# QUEUES (0:1), CONFIGS ("none acceptall iptables npshim").
 set -eu
 top=${NPSHIM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 NPSHIM=${NPSHIM:-$top/npshim}
@@ -43,6 +44,11 @@ E2E_NEED_TOOLS="nfq_acceptall gencluster"
 ROUNDS=${ROUNDS:-2}
 TCP_SECS=${TCP_SECS:-3}
 UDP_SECS=${UDP_SECS:-2}
+# UDP is offered at one fixed rate to every configuration (open loop), so
+# verdicted flows and bypass compare at equal load; UDP_RATE= (empty) sends
+# as fast as the client can, which then depends on what the reader leaves
+# of the CPU.
+UDP_RATE=${UDP_RATE-30000}
 TCP_THREADS=${TCP_THREADS:-4}
 QUEUES=${QUEUES:-0:1}
 CLIENT_IP=10.200.0.2
@@ -188,7 +194,7 @@ measure() {
 
 	q0=$(nfq_sum 8) d0=$(nfq_sum 6) u0=$(server_udp) r0=$(reader_received "$cfg")
 	udp=$(ip netns exec "$CLIENT" "$TOOLS/probe" load udp "$SERVER_IP" 20000 \
-		--duration "$UDP_SECS" --parallel 1 --ports 256)
+		--duration "$UDP_SECS" --parallel 1 --ports 256 ${UDP_RATE:+--rate "$UDP_RATE"})
 	sleep 0.5
 	q1=$(nfq_sum 8) d1=$(nfq_sum 6) u1=$(server_udp) r1=$(reader_received "$cfg")
 	c1=$(cpu_ticks)
