@@ -24,6 +24,8 @@ int cmd_status(int argc, char **argv);
 int cmd_lint(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_recommend(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 
 #endif

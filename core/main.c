@@ -21,6 +21,8 @@ static const struct {
 	{ "lint", cmd_lint, "Check NetworkPolicies for classic mistakes (CI gate)" },
 	{ "flows", cmd_flows, "Query recorded flows (SQLite, one or more nodes)" },
 	{ "report", cmd_report, "Readiness gate: would-deny flows per namespace in a window" },
+	{ "recommend", cmd_recommend, "Least-privilege NetworkPolicies from recorded flows, with coverage proof" },
+	{ "replay", cmd_replay, "Check proposed policies against recorded flows (CI gate)" },
 	{ "run", cmd_run, "Run the node daemon: enforce or audit policy through NFQUEUE" },
 	{ "rules", cmd_rules, "Install, remove or show the iptables rules that feed the queue" },
 	{ "status", cmd_status, "Show the running daemon's mode, model and queue counters" },

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cli/rec_cli.h - shared plumbing of `recommend` and `replay`.
+ *
+ * Reading recorded flows from one or more databases into observations
+ * (audit/replay.h), loading cluster files into a struct pol_cluster with
+ * every diagnostic printed, building models from clones, and writing
+ * Kubernetes objects as YAML a person would write (kubectl layout, comments
+ * before list items). Messages go to stderr prefixed with the command.
+ */
+#ifndef NPSHIM_CLI_REC_CLI_H
+#define NPSHIM_CLI_REC_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "audit/replay.h"
+
+struct cJSON;
+struct store_reader;
+
+/* Recorded flows of the databases whose last packet is at or after
+ * since_s (Unix seconds). *rows counts rows read. Returns CMD_OK,
+ * CMD_USAGE (a database that cannot be read, a malformed row: named) or
+ * CMD_FAILURE. */
+int rec_cli_read_flows(const char *cmd, struct store_reader *r, int64_t since_s,
+		       struct audit_obs_set *out, size_t *rows);
+
+/* Load cluster files into a new cluster (*out). CMD_OK, CMD_USAGE after
+ * printing every diagnostic, or CMD_FAILURE. what names the flag in
+ * messages ("--cluster"). */
+int rec_cli_load(const char *cmd, const char *what, const char *const *paths, size_t n,
+		 struct pol_cluster **out);
+
+/* Build a model from copies of a and b (b may be NULL). CMD_OK with *out,
+ * CMD_USAGE (the objects conflict: message printed) or CMD_FAILURE. */
+int rec_cli_model(const char *cmd, const struct pol_cluster *a, const struct pol_cluster *b,
+		  struct pol_model **out);
+
+/* Write obj as a YAML block mapping at column 0. item_comments[i], when
+ * given, is written as a comment line above item i of every array whose
+ * key is comment_key (NULL: none). */
+void rec_yaml_write(FILE *f, const struct cJSON *obj, const char *comment_key,
+		    char *const *item_comments, size_t n_comments);
+/* Comment lines: each line of text prefixed with "# ". */
+void rec_yaml_comment(FILE *f, const char *text);
+
+/* "3d 4h", "2h 5m", "40s". */
+char *rec_cli_duration(int64_t ms, char *buf, size_t len);
+
+#endif
