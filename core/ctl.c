@@ -108,6 +108,10 @@ static int read_line(int fd, char **out, int64_t deadline, char *carry, size_t *
 		}
 		buf[len] = 0;
 		nl = memchr(buf, '\n', len);
+		if (nl && (size_t)(nl - buf) > CTL_MAX_LINE) {
+			free(buf);
+			return -E2BIG;
+		}
 		if (nl) {
 			size_t rest = len - (size_t)(nl - buf) - 1;
 
