@@ -64,7 +64,7 @@ xyz_cluster() {
 
 xyz_ids=()
 xyz_topology() {
-	local line id ip
+	local id ip
 	while read -r id ip; do
 		pod_add "$id" "$ip"
 		serve "$id" --tcp 80,81 --udp 80,81
@@ -129,16 +129,29 @@ wire_check() {
 		bad "$title: $(wc -l <<<"$bad_lines") of $n probes differ from the engine (src proto dst port wire expected):"
 		head -n 20 <<<"$bad_lines" | sed 's/^/         /'
 	fi
-	# Cells asserted by hand must never be vacuous: both kinds must occur
-	# where the caller said so (WC_NEED_BOTH=1).
-	if [ "${WC_NEED_BOTH:-1}" = 1 ]; then
-		if [ "$WC_ALLOWED" -gt 0 ] && [ "$WC_BLOCKED" -gt 0 ]; then
-			ok "$title: both allowed and blocked traffic seen"
-		elif [ "$audit_ns" = "*" ] && [ "$WC_ALLOWED" -gt 0 ] && [ -s "$E2E_TMP/expect.wouldeny" ]; then
-			ok "$title: everything connected, $(wc -l <"$E2E_TMP/expect.wouldeny") flows the policies deny"
-		else
-			bad "$title: expected allowed and blocked (or would-deny) traffic, saw $WC_ALLOWED connected, $WC_BLOCKED blocked"
-		fi
+	# A scenario must never be vacuous: both kinds of traffic occur (in
+	# global audit, connected flows that the policies deny).
+	if [ "$WC_ALLOWED" -gt 0 ] && [ "$WC_BLOCKED" -gt 0 ]; then
+		ok "$title: both allowed and blocked traffic seen"
+	elif [ "$audit_ns" = "*" ] && [ "$WC_ALLOWED" -gt 0 ] && [ -s "$E2E_TMP/expect.wouldeny" ]; then
+		ok "$title: everything connected, $(wc -l <"$E2E_TMP/expect.wouldeny") flows the policies deny"
+	else
+		bad "$title: expected allowed and blocked (or would-deny) traffic, saw $WC_ALLOWED connected, $WC_BLOCKED blocked"
+	fi
+}
+
+# counters_check TITLE DROPPED WOULD_DENY: the daemon's own counters. Each
+# probe is one new flow whose first packet is queued once (a blocked TCP
+# probe gives up before the SYN is retransmitted), so the totals of
+# `npshim status` must equal the probes' outcome exactly.
+counters_check() {
+	local title=$1 want_drop=$2 want_wd=$3 got
+	got=$(npshim_status | jq -r '"\(.totals.dropped) \(.totals.would_deny) \(.totals.parse_errors) \(.totals.kernel_drops)"') ||
+		{ bad "$title: npshim status failed"; return 0; }
+	if [ "$got" = "$want_drop $want_wd 0 0" ]; then
+		ok "$title: status counts $want_drop dropped, $want_wd would-deny, no parse error or kernel drop"
+	else
+		bad "$title: status counters (dropped would_deny parse_errors kernel_drops) are '$got', expected '$want_drop $want_wd 0 0'"
 	fi
 }
 
@@ -286,6 +299,7 @@ scenario_guide() {
 		done <"$E2E_TMP/guide.pods"
 	} >"$E2E_TMP/guide.probes"
 	wire_check "guide (enforce)" "$dir" "$dir" "" <"$E2E_TMP/guide.probes"
+	counters_check "guide" "$WC_BLOCKED" 0
 	guide_by_hand
 	npshim_stop && ok "guide: SIGTERM, exit 0" || bad "guide: npshim exited non-zero on SIGTERM"
 	records_check "guide"
@@ -356,6 +370,7 @@ scenario_audit() {
 	npshim_start --cluster "$E2E_TMP/audit.json" --mode audit --fail-closed || { bad "audit: npshim run did not start"; return 0; }
 	wire_check "audit" "$E2E_TMP/audit.json" "$E2E_TMP/audit.json" "*" < <(xyz_pairs tcp 80; xyz_pairs udp 81)
 	check "audit: nothing blocked" [ "$WC_BLOCKED" -eq 0 ]
+	counters_check "audit" 0 "$(wc -l <"$E2E_TMP/expect.wouldeny")"
 	npshim_stop && ok "audit: SIGTERM, exit 0" || bad "audit: npshim exited non-zero on SIGTERM"
 	records_check "audit"
 }
@@ -369,6 +384,7 @@ scenario_modes() {
 	npshim_start --cluster "$E2E_TMP/modes.json" --mode enforce --fail-closed || { bad "modes: npshim run did not start"; return 0; }
 	wire_check "modes" "$E2E_TMP/modes-enforced.json" "$E2E_TMP/modes.json" "y" \
 		< <(xyz_pairs tcp 80; xyz_pairs udp 80)
+	counters_check "modes" "$(wc -l <"$E2E_TMP/expect.deny")" "$(wc -l <"$E2E_TMP/expect.wouldeny")"
 	# By hand: x is enforced (only y -> x/a:80 gets in), y's deny-all is
 	# audited in both directions, z/b's staged policy drops nothing.
 	probe_expect z/a tcp 10.42.1.1 80 timeout
