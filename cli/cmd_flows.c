@@ -52,7 +52,8 @@ static void usage(FILE *out)
 		"                         now (90s, 15m, 1h, 7d) or RFC 3339 time\n"
 		"  --until WHEN           rows first seen before WHEN (same forms)\n"
 		"  --group-by KEY         sum per src, dst, pair (src and dst), port (dst and\n"
-		"                         port) or policy, biggest first\n"
+		"                         port) or policy, biggest first; FLOWS counts the\n"
+		"                         distinct flows (peer, port, verdict, policies) in it\n"
 		"  --output FORMAT        table (default), json (an array; with --follow one\n"
 		"                         object per line) or csv\n"
 		"  --limit N              the newest N rows or N biggest groups (default %d;\n"
@@ -231,7 +232,7 @@ static bool is_ms_col(const char *name)
 
 static bool is_hidden_col(const char *name, bool raw)
 {
-	return !raw && (strcmp(name, "id") == 0 || strcmp(name, "db") == 0);
+	return !raw && (strcmp(name, "id") == 0 || strcmp(name, "db") == 0 || strcmp(name, "fkey") == 0);
 }
 
 static cJSON *split_list(const char *s)
@@ -525,7 +526,7 @@ static void table_groups(const struct rows *rs, int group)
 		t.hdr[k] = "POLICIES", t.flex[k++] = true;
 	t.hdr[k++] = "VERDICT";
 	t.hdr[k] = "COUNT", t.right[k++] = true;
-	t.hdr[k] = group == 3 ? "PORTS" : group == 4 ? "SOURCES" : "FLOWS", t.right[k++] = true;
+	t.hdr[k] = "FLOWS", t.right[k++] = true;
 	t.hdr[k++] = "FIRST";
 	t.hdr[k++] = "LAST";
 	t.ncols = k;

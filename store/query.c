@@ -399,7 +399,7 @@ static void bind_filter(sqlite3_stmt *st, const struct store_filter *f, size_t n
 	"f.direction AS direction, f.policies AS policies, f.count AS count, "      \
 	"f.first_seen AS first_seen, f.last_seen AS last_seen, "                    \
 	"f.src_ips AS src_ips, f.src_pods AS src_pods, f.dst_ips AS dst_ips, "      \
-	"f.dst_pods AS dst_pods"
+	"f.dst_pods AS dst_pods, f.fkey AS fkey"
 
 #define PROTO_TEXT(col)                                                                      \
 	"CASE " col " WHEN 6 THEN 'TCP' WHEN 17 THEN 'UDP' WHEN 132 THEN 'SCTP' WHEN 1 THEN " \
@@ -430,29 +430,26 @@ int store_query_flows(struct store_reader *r, const struct store_filter *f,
 		switch (group) {
 		case STORE_GROUP_SRC:
 			sb_add(&b, "src_ns AS src_namespace, src_kind, src_name, " VERDICT_TEXT("verdict")
-				   " AS verdict, SUM(count) AS count, COUNT(DISTINCT dst_ns || '/' || dst_kind || '/' || dst_name"
-				   " || '/' || proto || '/' || port) AS flows, ");
+				   " AS verdict, SUM(count) AS count, COUNT(DISTINCT fkey) AS flows, ");
 			break;
 		case STORE_GROUP_DST:
 			sb_add(&b, "dst_ns AS dst_namespace, dst_kind, dst_name, " VERDICT_TEXT("verdict")
-				   " AS verdict, SUM(count) AS count, COUNT(DISTINCT src_ns || '/' || src_kind || '/' || src_name"
-				   " || '/' || proto || '/' || port) AS flows, ");
+				   " AS verdict, SUM(count) AS count, COUNT(DISTINCT fkey) AS flows, ");
 			break;
 		case STORE_GROUP_PAIR:
 			sb_add(&b, "src_ns AS src_namespace, src_kind, src_name, dst_ns AS dst_namespace, dst_kind, "
 				   "dst_name, " VERDICT_TEXT("verdict") " AS verdict, SUM(count) AS count, "
-				   "COUNT(DISTINCT proto || '/' || port) AS flows, ");
+				   "COUNT(DISTINCT fkey) AS flows, ");
 			break;
 		case STORE_GROUP_PORT:
 			sb_add(&b, "dst_ns AS dst_namespace, dst_kind, dst_name, " PROTO_TEXT("proto")
 				   " AS protocol, port, " VERDICT_TEXT("verdict") " AS verdict, SUM(count) AS count, "
-				   "COUNT(DISTINCT src_ns || '/' || src_kind || '/' || src_name) AS flows, ");
+				   "COUNT(DISTINCT fkey) AS flows, ");
 			break;
 		case STORE_GROUP_POLICY:
 		default:
 			sb_add(&b, "policies, " VERDICT_TEXT("verdict") " AS verdict, SUM(count) AS count, "
-				   "COUNT(DISTINCT src_ns || '/' || src_kind || '/' || src_name || '>' || dst_ns"
-				   " || '/' || dst_kind || '/' || dst_name || '/' || proto || '/' || port) AS flows, ");
+				   "COUNT(DISTINCT fkey) AS flows, ");
 			break;
 		}
 		sb_add(&b, "MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen FROM (");
