@@ -8,11 +8,14 @@
 # namespace where npshim queues the first packet. Each scenario asserts
 # allowed AND blocked traffic, and compares every wire result with what
 # `npshim simulate` says over the same cluster files (the engine is the
-# oracle; a few key cells are also asserted by hand):
+# oracle; a few key cells are also asserted by hand), the daemon's status
+# counters with the probes (one queued packet per flow, drops and would-deny
+# exactly), and its flow store with the engine's denies:
 #   1. guide      the guide's six policies (examples/guide), enforce
 #   2. audit      global audit: nothing blocked, every would-deny recorded
 #   3. modes      namespace in audit (label), another enforced, staged policy
-#   4. reload     a policy file changed on disk changes new connections
+#   4. reload     a policy file changed on disk changes new connections;
+#                 a one-way UDP flow is queued once, not per datagram
 #   5. failure    daemon SIGKILLed: --fail-open passes, --fail-closed blocks
 #   6. conformance  26 upstream cases (38 TCP/UDP 9x9 matrices) on the wire
 # Runs in about a minute and a half. E2E_ONLY="audit modes" runs a subset;
@@ -70,6 +73,10 @@ xyz_topology() {
 		serve "$id" --tcp 80,81 --udp 80,81
 		xyz_ids+=("$id")
 	done < <(jq -r '.clusters.xyz.pods[] | "\(.namespace)/\(.name) \(.ip)"' "$CASES")
+	# A UDP sink (counts, never answers) for one-way flows.
+	np y/b "$TOOLS/netserve" --daemon --sink --udp 9000 \
+		--pidfile "$E2E_TMP/sink.pid" --stats "$E2E_TMP/sink.stats"
+	E2E_PIDS+=("$(cat "$E2E_TMP/sink.pid")")
 }
 
 # Every ordered pair of distinct xyz pods on one port/protocol, as probe lines.
@@ -400,12 +407,37 @@ scenario_modes() {
 	records_check "modes"
 }
 
+# A one-way UDP flow stays NEW in conntrack; npshim marks the decided flow
+# so that only its first datagram is queued: 20 datagrams from one socket to
+# the sink on y/b (not isolated) must cost one queued packet, and all 20
+# must arrive.
+oneway_check() {
+	local r0 r1 got sink_pid
+	sink_pid=$(cat "$E2E_TMP/sink.pid")
+	kill -USR1 "$sink_pid"
+	sleep 0.1
+	got=$(jq .udp_datagrams "$E2E_TMP/sink.stats")
+	r0=$(npshim_status | jq .totals.received)
+	np z/a "$TOOLS/probe" send udp 10.42.2.2 9000 --count 20 --interval 5 >/dev/null
+	sleep 0.2
+	r1=$(npshim_status | jq .totals.received)
+	kill -USR1 "$sink_pid"
+	sleep 0.1
+	got=$(($(jq .udp_datagrams "$E2E_TMP/sink.stats") - got))
+	if [ $((r1 - r0)) -eq 1 ] && [ "$got" -eq 20 ]; then
+		ok "one-way UDP flow: 20 datagrams delivered, 1 queued"
+	else
+		bad "one-way UDP flow: $got of 20 datagrams delivered, $((r1 - r0)) queued (want 20 and 1)"
+	fi
+}
+
 scenario_reload() {
 	local f="$E2E_TMP/reload/cluster.json" gen
 	echo "== 4. reload: a policy changed on disk changes verdicts for new connections"
 	mkdir -p "$E2E_TMP/reload"
 	xyz_with "$POL_DENY_X" | put_file "$f"
 	npshim_start --cluster "$f" --mode enforce --fail-closed || { bad "reload: npshim run did not start"; return 0; }
+	oneway_check
 	wire_check "reload: before" "$f" "$f" "" < <(xyz_pairs tcp 80 | grep ' 10\.42\.[12]\.')
 	probe_expect y/a tcp 10.42.1.1 80 timeout
 

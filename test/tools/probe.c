@@ -2,6 +2,7 @@
 /* probe - connect to TCP/UDP echo servers with a timeout; batch and load modes.
  *
  *   probe tcp|udp HOST PORT [--timeout MS] [--count N]
+ *   probe send udp HOST PORT [--count N] [--interval MS]
  *   probe batch [--timeout MS] [--parallel N] < LINES
  *   probe load tcp|udp HOST PORT --duration SEC [--parallel N]
  *              [--timeout MS] [--ports N] [--rate N]
@@ -9,6 +10,10 @@
  * Single mode prints one JSON object and exits 0 when every attempt got
  * through, 1 when none did, 3 when some did (a flaky path is a finding, not a
  * pass), 2 on a usage or system error.
+ *
+ * Send mode sends N datagrams from ONE socket and waits for nothing: a
+ * one-way UDP flow, which conntrack keeps in state NEW (the e2e suite checks
+ * that npshim queues such a flow once, not per packet).
  *
  * Batch mode reads lines "NETNS tcp|udp HOST PORT" (NETNS a name under
  * /run/netns or "-" for the current one) and probes them all in parallel,
@@ -278,6 +283,7 @@ static void json_str(FILE *f, const char *s)
 static void usage(FILE *f)
 {
 	fputs("usage: probe tcp|udp HOST PORT [--timeout MS] [--count N]\n"
+	      "       probe send udp HOST PORT [--count N] [--interval MS]\n"
 	      "       probe batch [--timeout MS] [--parallel N] < LINES\n"
 	      "              (LINES: NETNS tcp|udp HOST PORT; NETNS \"-\" = current)\n"
 	      "       probe load tcp|udp HOST PORT --duration SEC [--parallel N]\n"
@@ -293,6 +299,7 @@ struct opts {
 	unsigned long duration;
 	unsigned long ports;
 	unsigned long rate;
+	unsigned long interval_ms;
 };
 
 static int parse_opts(int argc, char **argv, int first, struct opts *o,
@@ -309,6 +316,7 @@ static int parse_opts(int argc, char **argv, int first, struct opts *o,
 		{ "--duration", offsetof(struct opts, duration), 3600 },
 		{ "--ports", offsetof(struct opts, ports), 65535 },
 		{ "--rate", offsetof(struct opts, rate), 100000000 },
+		{ "--interval", offsetof(struct opts, interval_ms), 60000 },
 	};
 	size_t k;
 
@@ -378,6 +386,53 @@ static int cmd_single(int argc, char **argv)
 	if (ok == o.count)
 		return 0;
 	return ok ? 3 : 1;
+}
+
+static int cmd_send(int argc, char **argv)
+{
+	struct opts o = { .count = 10, .interval_ms = 10 };
+	struct sockaddr_storage ss;
+	struct timespec gap;
+	unsigned long i, sent = 0;
+	socklen_t len;
+	int fd, err = 0;
+
+	if (argc < 5 || strcmp(argv[2], "udp")) {
+		usage(stderr);
+		return 2;
+	}
+	if (parse_opts(argc, argv, 5, &o, "--count --interval"))
+		return 2;
+	if (resolve(argv[3], argv[4], SOCK_DGRAM, &ss, &len))
+		return 2;
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) < 0) {
+		fprintf(stderr, "probe: udp socket to %s port %s: %s\n", argv[3],
+			argv[4], strerror(errno));
+		return 2;
+	}
+	gap.tv_sec = (time_t)(o.interval_ms / 1000);
+	gap.tv_nsec = (long)(o.interval_ms % 1000) * 1000000L;
+	for (i = 0; i < o.count; i++) {
+		if (i)
+			nanosleep(&gap, NULL);
+		/* A refusal (ICMP from an earlier datagram) is reported on a
+		 * later send; the flow is still one-way. */
+		if (send(fd, "npshim-oneway", 13, 0) == 13)
+			sent++;
+		else
+			err = errno;
+	}
+	close(fd);
+	printf("{\"proto\":\"udp\",\"host\":");
+	json_str(stdout, argv[3]);
+	printf(",\"port\":%s,\"mode\":\"send\",\"sent\":%lu", argv[4], sent);
+	if (err) {
+		printf(",\"error\":");
+		json_str(stdout, strerror(err));
+	}
+	printf("}\n");
+	return sent == o.count ? 0 : 1;
 }
 
 /* ---- batch mode ---- */
@@ -817,5 +872,7 @@ int main(int argc, char **argv)
 		return cmd_batch(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "load"))
 		return cmd_load(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "send"))
+		return cmd_send(argc, argv);
 	return cmd_single(argc, argv);
 }
