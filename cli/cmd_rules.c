@@ -35,6 +35,7 @@ static void usage(FILE *out)
 		"  --output json          show: {\"ipv4\": STATE, \"ipv6\": STATE}, STATE being\n"
 		"                         {\"installed\": bool, \"chain\": bool, \"jumps\":\n"
 		"                         [{\"chain\", \"position\", \"rule\"}], \"rules\": [TEXT]}\n"
+		"                         (no \"ipv6\" when IPv6 is disabled on the host)\n"
 		"\n"
 		"Installing twice leaves the rules once; remove leaves no NPSHIM chain and no\n"
 		"jump, and succeeds when nothing is installed. Exit status: 0 done; 1 show\n"
@@ -129,7 +130,7 @@ int cmd_rules(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct rules_config cfg = { .mark = RULES_DEFAULT_MARK, .hooks = RULES_HOOK_FORWARD };
-	unsigned fams = RULES_V4 | RULES_V6;
+	unsigned fams = rules_families_available();
 	bool json = false, install_opts = false;
 	const char *verb;
 	char err[1024];
@@ -169,6 +170,10 @@ int cmd_rules(int argc, char **argv)
 			fams = RULES_V4;
 			break;
 		case '6':
+			if (!(rules_families_available() & RULES_V6)) {
+				log_errx("rules: -6: IPv6 is disabled on this host");
+				return CMD_USAGE;
+			}
 			fams = RULES_V6;
 			break;
 		case 'o':

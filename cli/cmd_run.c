@@ -868,7 +868,7 @@ static void remove_rules(struct run *r)
 
 	if (!r->rules_installed)
 		return;
-	if (rules_remove(RULES_V4 | RULES_V6, err, sizeof(err)) < 0)
+	if (rules_remove(rules_families_available(), err, sizeof(err)) < 0)
 		log_errx("removing the iptables rules: %s; run 'npshim rules remove'", err);
 	else
 		log_info("iptables rules removed");
@@ -1060,8 +1060,10 @@ int cmd_run(int argc, char **argv)
 					    .queue_last = r->o.q_last, .fail_open = r->o.fail_open,
 					    .hooks = r->o.hooks };
 
+		if (!(rules_families_available() & RULES_V6))
+			log_warnx("IPv6 is disabled on this host: IPv4 rules only");
 		r->rules_installed = true; /* a failure may leave half: remove it */
-		if (rules_install(&rc_, RULES_V4 | RULES_V6, err, sizeof(err)) < 0) {
+		if (rules_install(&rc_, rules_families_available(), err, sizeof(err)) < 0) {
 			log_errx("run: installing the iptables rules: %s", err);
 			goto out;
 		}

@@ -592,6 +592,11 @@ static int restore(enum rules_family f, const char *script, char *err, size_t er
 	return run_prog(restore_prog(f), args, script, NULL, err, errlen);
 }
 
+unsigned rules_families_available(void)
+{
+	return RULES_V4 | (access("/proc/net/if_inet6", F_OK) == 0 ? RULES_V6 : 0);
+}
+
 int rules_install(const struct rules_config *cfg, unsigned families,
 		  char *err, size_t errlen)
 {

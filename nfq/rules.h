@@ -60,6 +60,10 @@ char *rules_render(const struct rules_config *cfg, const char *existing);
  * errno = ENOENT when there is nothing to remove. Pure, caller frees. */
 char *rules_render_remove(const char *existing);
 
+/* RULES_V4, plus RULES_V6 unless IPv6 is disabled on this host
+ * (ipv6.disable=1: no /proc/net/if_inet6, and ip6tables cannot work). */
+unsigned rules_families_available(void);
+
 int rules_install(const struct rules_config *cfg, unsigned families,
 		  char *err, size_t errlen);
 /* Succeeds (0) when nothing of ours is installed. */

@@ -139,10 +139,13 @@ EOF
 cp "$work/cluster.yaml" "$work/orig.yaml"
 
 inN() { ip netns exec $N "$@"; }
-tcp_ok() { # PORT [ADDR]: a connection from the client gets the greeting within 1 s
-	[ "$(ip netns exec $C timeout 1 bash -c "exec 3<>/dev/tcp/${2:-10.77.2.2}/$1 && head -c2 <&3" 2>/dev/null)" = hi ]
+tcp_try() { # SECS PORT [ADDR]: a connection from the client gets the greeting
+	[ "$(ip netns exec $C timeout "$1" bash -c "exec 3<>/dev/tcp/${3:-10.77.2.2}/$2 && head -c2 <&3" 2>/dev/null)" = hi ]
 }
-tcp_blocked() { ! tcp_ok "$@"; }
+# Allowed: up to 3 s (a first connection may wait for neighbour discovery
+# on a busy machine); blocked: nothing within 1 s.
+tcp_ok() { tcp_try 3 "$@"; }
+tcp_blocked() { ! tcp_try 1 "$@"; }
 status() { inN "$NPSHIM" status --socket "$sock" --output json; }
 st() { status | jq -r "$1"; }
 no_chain() {
