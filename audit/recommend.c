@@ -1514,15 +1514,23 @@ static char *policy_summary(const struct rec_policy *p)
 				 p->ns, p->n_flows, p->n_flows == 1 ? "" : "s");
 	default: {
 		char *sel = labels_text(&p->group->selector);
-		char *s;
+		char *s, *gone = NULL;
+		bool live = false;
+
+		for (size_t i = 0; i < p->group->n_pods; i++)
+			live = live || !audit_obs_is_ghost(p->group->pods[i]);
 		size_t peers = 0;
 
 		for (size_t i = 0; i < p->n_rules; i++)
 			peers += p->rules[i].n_peers;
-		s = xasprintf("%s of %s (%s; %s): %zu observed flow%s %s %zu peer%s",
+		if (!live)
+			gone = xasprintf("; no pod of it runs now, selected by its recorded labels");
+		s = xasprintf("%s of %s (%s; %s): %zu observed flow%s %s %zu peer%s%s",
 			      p->kind == REC_INGRESS ? "ingress" : "egress", p->group->name,
 			      sel && *sel ? sel : "{}", p->group->desc, p->n_flows, p->n_flows == 1 ? "" : "s",
-			      p->kind == REC_INGRESS ? "from" : "to", peers, peers == 1 ? "" : "s");
+			      p->kind == REC_INGRESS ? "from" : "to", peers, peers == 1 ? "" : "s",
+			      gone ? gone : "");
+		free(gone);
 		free(sel);
 		return s;
 	}
