@@ -47,6 +47,9 @@
 #endif
 
 #define RELOAD_DEBOUNCE_MS 250
+/* How often the installed rules are compared with what they should be,
+ * unless --rules-check says otherwise. */
+#define RULES_CHECK_DEFAULT_S 10
 #define PENDING_MAX 256
 #define MAX_QUEUES 64
 #define MAX_PATHS 256
@@ -58,7 +61,7 @@ static void usage(FILE *out)
 		"                  [--queues FIRST[:LAST]] [--fail-open|--fail-closed] [--rules install|none]\n"
 		"                  [--hooks forward[,input,output]] [--socket PATH] [--keep-rules]\n"
 		"                  [--mark BITS] [--db PATH [--record denied|all] [--retention DUR]\n"
-		"                  [--max-db-size SIZE]] [--log-level LEVEL]\n"
+		"                  [--max-db-size SIZE]] [--rules-check DUR] [--log-level LEVEL]\n"
 		"                  [--config PATH|--no-config] [--check-config] [--metrics ADDR:PORT|off]\n"
 		"\n"
 		"Enforce or audit NetworkPolicy on this node. iptables sends the first packet\n"
@@ -81,6 +84,8 @@ static void usage(FILE *out)
 		"                     remove them at exit; none: the rules are managed elsewhere\n"
 		"  --hooks LIST       forward (default), input, output: where the rules hook in\n"
 		"  --keep-rules       leave the rules in place at exit (then --fail-* decides)\n"
+		"  --rules-check DUR  how often to check that the rules are still in place and\n"
+		"                     reinstall them if not (default 10s; 0 = never)\n"
 		"  --mark BITS        connection mark bits of a decided flow (default 0x%x)\n"
 		"  --socket PATH      control socket (default %s)\n"
 		"  --db PATH          store flow records in this SQLite file; without it every\n"
@@ -136,6 +141,7 @@ struct run_opts {
 	enum audit_record_scope record;
 	uint64_t retention_s;
 	uint64_t max_db_bytes;
+	uint64_t rules_check_s; /* 0: never */
 };
 
 struct run;
@@ -163,6 +169,8 @@ struct run {
 	struct qctx qc[MAX_QUEUES];
 	size_t n_queues;
 	bool rules_installed;
+	struct rules_config rcfg;
+	_Atomic uint64_t rules_repairs;
 	struct timespec started;
 
 	pthread_mutex_t mu; /* protects everything below */
@@ -456,6 +464,7 @@ static cJSON *status_json(struct run *r)
 	cJSON_AddBoolToObject(rules, "managed", r->o.rules);
 	cJSON_AddBoolToObject(rules, "installed", r->rules_installed);
 	cJSON_AddBoolToObject(rules, "keep", r->o.keep_rules);
+	cJSON_AddNumberToObject(rules, "repairs", (double)atomic_load(&r->rules_repairs));
 	snprintf(buf, sizeof(buf), "0x%x", r->o.mark);
 	cJSON_AddStringToObject(rules, "mark", buf);
 	hooks = cJSON_AddArrayToObject(rules, "hooks");
@@ -654,7 +663,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	enum {
 		O_CLUSTER = 256, O_MODE, O_NODE, O_NODE_IP, O_QUEUES, O_FAIL_OPEN, O_FAIL_CLOSED,
 		O_RULES, O_HOOKS, O_SOCKET, O_KEEP, O_MARK, O_DB, O_RECORD, O_RETENTION, O_MAXDB,
-		O_LOGLEVEL,
+		O_LOGLEVEL, O_RULES_CHECK,
 	};
 	static const struct option longopts[] = {
 		{ "cluster", required_argument, NULL, O_CLUSTER },
@@ -674,6 +683,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "retention", required_argument, NULL, O_RETENTION },
 		{ "max-db-size", required_argument, NULL, O_MAXDB },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
+		{ "rules-check", required_argument, NULL, O_RULES_CHECK },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -688,6 +698,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	o->mark = RULES_DEFAULT_MARK;
 	o->socket = CTL_DEFAULT_SOCKET;
 	o->record = AUDIT_RECORD_DENIED;
+	o->rules_check_s = RULES_CHECK_DEFAULT_S;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -809,6 +820,13 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			}
 			store_flags = true;
 			break;
+		case O_RULES_CHECK:
+			if (!flag_parse_duration(optarg, &o->rules_check_s) ||
+			    o->rules_check_s > 86400) {
+				log_errx("run: --rules-check '%s': expected a duration up to 1d (e.g. 10s; 0 = never)", optarg);
+				return CMD_USAGE;
+			}
+			break;
 		case O_LOGLEVEL:
 			if (!log_level_parse(optarg, &lvl)) {
 				log_errx("run: --log-level '%s': expected error, warn, info or debug", optarg);
@@ -875,12 +893,45 @@ static void remove_rules(struct run *r)
 	r->rules_installed = false;
 }
 
+/* Put the rules back when someone removed or reordered them. */
+static void check_rules(struct run *r)
+{
+	char why[512], err[1024];
+	unsigned fams = rules_families_available();
+	int rc;
+
+	if (!r->rules_installed)
+		return;
+	rc = rules_verify(&r->rcfg, fams, why, sizeof(why));
+	if (rc < 0) {
+		log_warnx("cannot check the iptables rules: %s", why);
+		return;
+	}
+	if (rc == 0)
+		return;
+	log_warnx("iptables rules changed behind our back (%s); reinstalling", why);
+	if (rules_install(&r->rcfg, fams, err, sizeof(err)) < 0)
+		log_errx("reinstalling the iptables rules: %s", err);
+	else
+		atomic_fetch_add(&r->rules_repairs, 1);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int main_loop(struct run *r, int sfd)
 {
 	struct watch w[MAX_PATHS];
 	size_t n_w = 0;
 	int ifd = setup_watches(&r->o, w, &n_w);
 	int64_t due = -1; /* ms left until a debounced reload */
+	int64_t every = r->o.rules_check_s ? (int64_t)r->o.rules_check_s * 1000 : INT32_MAX;
+	int64_t next_check = mono_ms() + every;
 
 	if (ifd < 0)
 		log_warn("inotify unavailable; only SIGHUP reloads");
@@ -890,8 +941,18 @@ static int main_loop(struct run *r, int sfd)
 		struct timespec t0, t1;
 		int rc;
 
+		int64_t wait_ms = next_check - mono_ms();
+
+		if (wait_ms <= 0) {
+			if (r->o.rules_check_s)
+				check_rules(r);
+			next_check = mono_ms() + every;
+			wait_ms = every;
+		}
+		if (due >= 0 && due < wait_ms)
+			wait_ms = due;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		rc = poll(p, 2, due < 0 ? -1 : (int)due);
+		rc = poll(p, 2, (int)wait_ms);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (due >= 0) {
 			due -= (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
@@ -1059,6 +1120,8 @@ int cmd_run(int argc, char **argv)
 		struct rules_config rc_ = { .mark = r->o.mark, .queue_first = r->o.q_first,
 					    .queue_last = r->o.q_last, .fail_open = r->o.fail_open,
 					    .hooks = r->o.hooks };
+
+		r->rcfg = rc_;
 
 		if (!(rules_families_available() & RULES_V6))
 			log_warnx("IPv6 is disabled on this host: IPv4 rules only");

@@ -25,7 +25,7 @@ static void usage(FILE *out)
 		"  version, pid, mode, fail_open, node, node_ips[], uptime_s,\n"
 		"  model {generation, age_s, built_at, pods, policies, namespaces, staged_policies},\n"
 		"  reload {count, failures, last_error, last_error_at, last_at, pending},\n"
-		"  rules {managed, installed, keep, mark, hooks[]},\n"
+		"  rules {managed, installed, keep, repairs, mark, hooks[]},\n"
 		"  queues [{num, received, accepted, dropped, would_deny, parse_errors, enobufs,\n"
 		"           verdict_errors, batches, verdict_msgs, copy_range, maxlen, rcvbuf, gso,\n"
 		"           fail_open, kernel_known, kernel_queue_total, kernel_queue_dropped,\n"
@@ -76,11 +76,11 @@ static void print_text(const cJSON *st)
 	if (str(reload, "last_error", NULL))
 		printf("           last error (%s): %s\n", str(reload, "last_error_at", "?"),
 		       str(reload, "last_error", ""));
-	printf("rules:     %s, mark %s\n",
+	printf("rules:     %s, mark %s, %.0f repairs\n",
 	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rules, "installed")) ? "installed" :
 	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rules, "managed")) ? "not installed" :
 									       "managed elsewhere",
-	       str(rules, "mark", "?"));
+	       str(rules, "mark", "?"), num(rules, "repairs"));
 	printf("%-6s %10s %10s %10s %10s %8s %8s %10s\n", "queue", "received", "accepted", "dropped",
 	       "would-deny", "parse-err", "enobufs", "kern-drops");
 	cJSON_ArrayForEach(q, queues) {

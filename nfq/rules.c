@@ -674,3 +674,55 @@ int rules_show(enum rules_family family, struct rules_state *out,
 		snprintf(err, errlen, "out of memory parsing %s output", save_prog(family));
 	return rc;
 }
+
+int rules_verify(const struct rules_config *cfg, unsigned families, char *why, size_t len)
+{
+	static const struct {
+		unsigned bit;
+		const char *chain;
+	} hooks[] = {
+		{ RULES_HOOK_FORWARD, "FORWARD" },
+		{ RULES_HOOK_INPUT, "INPUT" },
+		{ RULES_HOOK_OUTPUT, "OUTPUT" },
+	};
+	static const enum rules_family fams[] = { RULES_V4, RULES_V6 };
+	unsigned want = cfg->hooks ? cfg->hooks : RULES_HOOK_FORWARD;
+
+	for (size_t f = 0; f < 2; f++) {
+		const char *name = fams[f] == RULES_V6 ? "IPv6" : "IPv4";
+		struct rules_state st;
+		int rc;
+
+		if (!(families & fams[f]))
+			continue;
+		rc = rules_show(fams[f], &st, why, len);
+		if (rc < 0)
+			return rc;
+		if (!st.chain || st.n_rules != 4) {
+			snprintf(why, len, "%s: chain %s %s", name, RULES_CHAIN,
+				 st.chain ? "does not hold its 4 rules" : "is missing");
+			rules_state_clear(&st);
+			return 1;
+		}
+		for (size_t h = 0; h < sizeof(hooks) / sizeof(hooks[0]); h++) {
+			bool found = false;
+			size_t n = strlen(hooks[h].chain);
+
+			if (!(want & hooks[h].bit))
+				continue;
+			for (size_t j = 0; j < st.n_jumps; j++) {
+				if (strncmp(st.jumps[j] + 3, hooks[h].chain, n) == 0 &&
+				    st.jumps[j][3 + n] == ' ' && st.jump_pos[j] == 1)
+					found = true;
+			}
+			if (!found) {
+				snprintf(why, len, "%s: no jump to %s at position 1 of %s", name,
+					 RULES_CHAIN, hooks[h].chain);
+				rules_state_clear(&st);
+				return 1;
+			}
+		}
+		rules_state_clear(&st);
+	}
+	return 0;
+}

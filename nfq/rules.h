@@ -69,6 +69,13 @@ int rules_install(const struct rules_config *cfg, unsigned families,
 /* Succeeds (0) when nothing of ours is installed. */
 int rules_remove(unsigned families, char *err, size_t errlen);
 
+/* Check that what is installed still matches cfg: the chain with its four
+ * rules, and a jump at position 1 of every hook asked for. 0 when it does,
+ * 1 when not (why says what is off), -errno when iptables-save failed
+ * (message in why). Used by the daemon to repair rules flushed behind its
+ * back (a firewall reload, kube-proxy, an admin). */
+int rules_verify(const struct rules_config *cfg, unsigned families, char *why, size_t len);
+
 /* What is installed for one family right now. */
 struct rules_state {
 	bool chain;        /* the NPSHIM chain exists */

@@ -278,6 +278,24 @@ else
 fi
 check "audit: rules removed" no_chain
 
+echo "--- rules repaired when removed behind the daemon's back"
+if start_daemon --mode enforce --rules-check 1s; then
+	ok "daemon with --rules-check 1s starts"
+	inN iptables -D FORWARD -j NPSHIM
+	inN iptables -I FORWARD 1 -j ACCEPT
+	for _ in $(seq 40); do [ "$(st .rules.repairs)" -ge 1 ] 2>/dev/null && break; sleep 0.1; done
+	check "status counts the repair" test "$(st .rules.repairs)" -ge 1
+	check "the jump is back at position 1, before the foreign ACCEPT" test \
+		"$(inN "$NPSHIM" rules show -4 --output json | jq -r '.ipv4.jumps[] | select(.chain == "FORWARD") | .position')" = 1
+	check "enforcing again: 9090 dropped" tcp_blocked 9090
+	inN iptables -D FORWARD -j ACCEPT
+	stop_daemon
+	check "exit 0, no rules left" no_chain
+else
+	ko "daemon with --rules-check 1s starts"
+	cat "$work/daemon.log"
+fi
+
 echo "--- input/output hooks, node IPs"
 if start_daemon --mode enforce --hooks forward,input,output --node-ip 10.77.2.1; then
 	ok "daemon with --hooks forward,input,output starts"
