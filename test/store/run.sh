@@ -41,7 +41,10 @@ fi
 
 # ---------------------------------------------------------------------------
 echo "== bad flags and --since values get clear errors (exit 2)"
-"$FEED" --db "$work/ref.db" --count 20000 --distinct 3000 --verdict would-deny >"$work/ref.log" 2>&1
+# Paced, so that a busy machine does not make the ring overflow; the
+# checks below compare with what was written anyway.
+"$FEED" --db "$work/ref.db" --count 20000 --rate 200000 --distinct 3000 --verdict would-deny >"$work/ref.log" 2>&1
+fed=$(jq -r .records_written <<<"$(grep '^{' "$work/ref.log" | tail -n 1)")
 expect_usage() { # expect_usage REGEX ARGS...
 	local re=$1; shift
 	local out rc
@@ -80,17 +83,17 @@ expect_usage "--since: 'last week'" report --db "$work/ref.db" --since 'last wee
 expect_usage "--output: 'csv'" report --db "$work/ref.db" --output csv
 expect_usage "--db PATH is required" report -n x
 rec=$("$FEED" --check "$work/ref.db" | jq -r .records)
-check "the refused DELETE changed nothing ($rec records)" [ "$rec" = 20000 ]
+check "the refused DELETE changed nothing ($rec records)" [ "$rec" = "$fed" ]
 
 # ---------------------------------------------------------------------------
 echo "== queries answer in their machine forms"
 sum=$("$NPSHIM" flows --db "$work/ref.db" --limit 0 --output json | jq '[.[].count] | add')
-check "flows --output json: counts add up to what was fed ($sum)" [ "$sum" = 20000 ]
+check "flows --output json: counts add up to what was written ($sum = $fed)" [ "$sum" = "$fed" ]
 hdr=$("$NPSHIM" flows --db "$work/ref.db" --limit 1 --output csv | head -n 1)
 check "csv header ($hdr)" [ "${hdr:0:23}" = "minute,node,src_namespa" ]
 n=$("$NPSHIM" flows --db "$work/ref.db" --db "$work/ref.db" --group-by dst --limit 0 --output json |
 	jq '[.[].count] | add')
-check "two --db merged: group-by dst sums both files ($n)" [ "$n" = 40000 ]
+check "two --db merged: group-by dst sums both files ($n)" [ "$n" = $((fed * 2)) ]
 "$NPSHIM" report --db "$work/ref.db" --output json >"$work/rep.json"; rc=$?
 check "report: exit 1 when would-deny flows exist" [ $rc -eq 1 ]
 check "report json: not ready, short-window warning" \
@@ -98,7 +101,7 @@ check "report json: not ready, short-window warning" \
 # A flow denied both ways counts for both namespaces: the sum is at least
 # the records fed, and every workload's flows add up to its count.
 check "report json: every namespace, workloads and their flows add up" \
-	jq -e '(.namespaces | length) == 10 and ([.namespaces[].would_deny] | add) >= 20000 and
+	jq -e --argjson fed "$fed" '(.namespaces | length) == 10 and ([.namespaces[].would_deny] | add) >= $fed and
 		all(.namespaces[].workloads[]; .would_deny == ([.flows[].count] | add) and .distinct_flows == (.flows | length))' \
 	"$work/rep.json" >/dev/null
 "$NPSHIM" report --db "$work/ref.db" -n quiet-ns --output json >"$work/rep2.json"; rc=$?
@@ -108,13 +111,13 @@ check "report -n quiet-ns: exit 0, ready, the warning stays" \
 # ---------------------------------------------------------------------------
 echo "== corrupted file: moved aside, a new database, records written"
 printf 'garbage%.0s' {1..2000} >"$work/corrupt.db"
-"$FEED" --db "$work/corrupt.db" --count 5000 --verdict deny >"$work/corrupt.log" 2>&1
+"$FEED" --db "$work/corrupt.db" --count 5000 --rate 100000 --verdict deny >"$work/corrupt.log" 2>&1
 s=$(last_stats "$work/corrupt.log")
-check "corrupt_moved 1, db ok, all 5000 written" \
-	[ "$(jget "$s" '"\(.corrupt_moved) \(.db_ok) \(.records_written)"')" = "1 true 5000" ]
+check "corrupt_moved 1, db ok, every accepted record written ($(jget "$s" .records_written))" \
+	[ "$(jget "$s" '"\(.corrupt_moved) \(.db_ok) \(.records_written == .submitted and .submitted > 0)"')" = "1 true true" ]
 check "log says where it went" grep -q "moved it to $work/corrupt.db.corrupt-" "$work/corrupt.log"
 check "the corrupted bytes are kept" bash -c "ls '$work'/corrupt.db.corrupt-* >/dev/null"
-check "the new file passes integrity_check" bash -c "'$FEED' --check '$work/corrupt.db' | jq -e '.integrity == \"ok\" and .records == 5000' >/dev/null"
+check "the new file passes integrity_check" bash -c "'$FEED' --check '$work/corrupt.db' | jq -e '.integrity == \"ok\" and .records == $(jget "$s" .records_written)' >/dev/null"
 
 # ---------------------------------------------------------------------------
 echo "== retention: rows older than --retention are pruned"
