@@ -125,25 +125,81 @@ static int add_ns(void *ctx, size_t ncols, const char *const *names, const struc
 	return a->oom ? -1 : 0;
 }
 
+static void rflow_free(struct rflow *f)
+{
+	free(f->ns);
+	free(f->kind);
+	free(f->name);
+	free(f->dir);
+	free(f->peer_ns);
+	free(f->peer_kind);
+	free(f->peer_name);
+	free(f->proto);
+	free(f->policies);
+}
+
 static void racc_free(struct racc *a)
 {
-	for (size_t i = 0; i < a->n; i++) {
-		struct rflow *f = &a->v[i];
-
-		free(f->ns);
-		free(f->kind);
-		free(f->name);
-		free(f->dir);
-		free(f->peer_ns);
-		free(f->peer_kind);
-		free(f->peer_name);
-		free(f->proto);
-		free(f->policies);
-	}
+	for (size_t i = 0; i < a->n; i++)
+		rflow_free(&a->v[i]);
 	free(a->v);
 	for (size_t i = 0; i < a->n_nss; i++)
 		free(a->nss[i]);
 	free(a->nss);
+}
+
+static int cmp_visible(const void *pa, const void *pb)
+{
+	const struct rflow *a = pa, *b = pb;
+	int c;
+
+	if ((c = strcmp(a->ns, b->ns)) || (c = strcmp(a->kind, b->kind)) || (c = strcmp(a->name, b->name)) ||
+	    (c = strcmp(a->dir, b->dir)) || (c = strcmp(a->peer_ns, b->peer_ns)) ||
+	    (c = strcmp(a->peer_kind, b->peer_kind)) || (c = strcmp(a->peer_name, b->peer_name)) ||
+	    (c = strcmp(a->proto, b->proto)))
+		return c;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	return strcmp(a->policies, b->policies);
+}
+
+static int cmp_workload_count(const void *pa, const void *pb)
+{
+	const struct rflow *a = pa, *b = pb;
+	int c;
+
+	if ((c = strcmp(a->ns, b->ns)) || (c = strcmp(a->kind, b->kind)) || (c = strcmp(a->name, b->name)))
+		return c;
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	return cmp_visible(a, b);
+}
+
+/* The store groups by flow key; rows that read the same (a mode change in
+ * the window) become one here. Then: by workload, biggest flow first. */
+static void merge_flows(struct racc *a)
+{
+	size_t out = 0;
+
+	if (a->n == 0)
+		return;
+	qsort(a->v, a->n, sizeof(*a->v), cmp_visible);
+	for (size_t i = 1; i < a->n; i++) {
+		struct rflow *d = &a->v[out], *x = &a->v[i];
+
+		if (cmp_visible(d, x) == 0) {
+			d->count += x->count;
+			if (x->first_ms < d->first_ms)
+				d->first_ms = x->first_ms;
+			if (x->last_ms > d->last_ms)
+				d->last_ms = x->last_ms;
+			rflow_free(x);
+		} else {
+			a->v[++out] = *x;
+		}
+	}
+	a->n = out + 1;
+	qsort(a->v, a->n, sizeof(*a->v), cmp_workload_count);
 }
 
 static void fmt_ms(int64_t ms, char *buf, size_t len)
@@ -507,6 +563,7 @@ int cmd_report(int argc, char **argv)
 		ret = CMD_FAILURE;
 		goto out;
 	}
+	merge_flows(&acc);
 	ret = print_report(&acc, ns, since, now, covered, first, json);
 out:
 	racc_free(&acc);

@@ -541,7 +541,7 @@ int store_query_report(struct store_reader *r, const char *ns, int64_t since, in
 				   "'%s' AS direction, f.%s_ns AS peer_namespace, f.%s_kind AS peer_kind, "
 				   "f.%s_name AS peer_name, f.proto AS proto, f.port AS port, "
 				   "f.policies AS policies, f.count AS count, f.first_seen AS first_seen, "
-				   "f.last_seen AS last_seen FROM d%zu.flow AS f "
+				   "f.last_seen AS last_seen, f.fkey AS fkey FROM d%zu.flow AS f "
 				   "WHERE f.verdict = 2 AND (f.direction & %d) <> 0 AND f.%s_ns <> ''"
 				   " AND f.bucket >= ?2 AND f.last_seen >= ?3 AND f.bucket < ?4 AND f.first_seen < ?5",
 			       me, me, me, side ? "ingress" : "egress", peer, peer, peer, i,
@@ -550,8 +550,7 @@ int store_query_report(struct store_reader *r, const char *ns, int64_t since, in
 				sb_add(&b, " AND f.%s_ns = ?1", me);
 		}
 	}
-	sb_add(&b, ") GROUP BY namespace, kind, name, direction, peer_namespace, peer_kind, peer_name, "
-		   "proto, port, policies ORDER BY namespace, kind, name, count DESC");
+	sb_add(&b, ") GROUP BY direction, fkey");
 	if (b.oom) {
 		snprintf(err, errlen, "out of memory");
 		sb_free(&b);

@@ -107,7 +107,10 @@ int store_query_sql(struct store_reader *r, const char *sql, store_row_fn fn, vo
  * readiness report, within [since, until). Each row: namespace, kind, name,
  * direction (egress/ingress), peer_namespace, peer_kind, peer_name,
  * protocol, port, policies, count, first_seen_ms, last_seen_ms. A flow
- * denied both ways appears once for each side.
+ * denied both ways appears once for each side. Rows are grouped by flow
+ * key (an integer, fast) and come in no particular order; a flow whose
+ * mode or denying directions changed within the window comes as more than
+ * one row with the same visible columns: the caller sorts and merges.
  */
 int store_query_report(struct store_reader *r, const char *ns, int64_t since, int64_t until,
 		       store_row_fn fn, void *ctx, char *err, size_t errlen);
