@@ -15,6 +15,8 @@
 
 #include "audit/record.h"
 #include "cli/commands.h"
+#include "cli/flows_explain.h"
+#include "cli/offline.h"
 #include "core/flags.h"
 #include "policy/objects.h"
 #include "store/query.h"
@@ -30,6 +32,7 @@ static void usage(FILE *out)
 		"                    [--since WHEN] [--until WHEN]\n"
 		"                    [--group-by src|dst|pair|port|policy]\n"
 		"                    [--output table|json|csv] [--limit N] [--follow]\n"
+		"                    [--explain --cluster PATH...]\n"
 		"       npshim flows --db PATH [--db PATH...] --sql 'SELECT ...' [--output ...]\n"
 		"\n"
 		"Show the flows recorded by 'npshim run --db'. Each row is one minute of one\n"
@@ -59,6 +62,11 @@ static void usage(FILE *out)
 		"  --limit N              the newest N rows or N biggest groups (default %d;\n"
 		"                         0 = all)\n"
 		"  --follow               after the newest rows, print rows as they land\n"
+		"  --explain              for each deny and would-deny row, the closest rule of\n"
+		"                         the isolating policies and the part that failed, as\n"
+		"                         'npshim explain' finds them against --cluster (a\n"
+		"                         WHY column; \"explain\" in JSON and CSV)\n"
+		"  --cluster PATH         the cluster files to explain against (repeatable)\n"
 		"  --sql STATEMENT        run one read-only SELECT over the views flows and\n"
 		"                         runs (see docs/schema.md)\n"
 		"\n"
@@ -68,6 +76,9 @@ static void usage(FILE *out)
 }
 
 enum output { OUT_TABLE, OUT_JSON, OUT_CSV };
+
+/* --explain: the cluster denied rows are explained against (cli/flows_explain.c). */
+static struct flows_explain *explainer;
 
 /* ---- shared formatting ---- */
 
@@ -216,6 +227,29 @@ static int64_t col_i(const struct rows *rs, const struct cell *row, const char *
 	return c && c->type == STORE_VAL_INT ? c->i : 0;
 }
 
+static void explain_input(const struct rows *rs, const struct cell *row, struct flows_explain_row *in)
+{
+	in->verdict = col_s(rs, row, "verdict");
+	in->protocol = col_s(rs, row, "protocol");
+	in->port = col_i(rs, row, "port");
+	in->src_ns = col_s(rs, row, "src_namespace");
+	in->src_kind = col_s(rs, row, "src_kind");
+	in->src_name = col_s(rs, row, "src_name");
+	in->src_ips = col_s(rs, row, "src_ips");
+	in->dst_ns = col_s(rs, row, "dst_namespace");
+	in->dst_kind = col_s(rs, row, "dst_kind");
+	in->dst_name = col_s(rs, row, "dst_name");
+	in->dst_ips = col_s(rs, row, "dst_ips");
+}
+
+static char *explain_text(const struct rows *rs, const struct cell *row)
+{
+	struct flows_explain_row in;
+
+	explain_input(rs, row, &in);
+	return flows_explain_text(explainer, &in);
+}
+
 /* ---- JSON and CSV ---- */
 
 static bool is_list_col(const char *name)
@@ -321,6 +355,8 @@ static void csv_header(const struct rows *rs, bool raw)
 		csv_field(rs->names[c]);
 		first = false;
 	}
+	if (explainer && !raw)
+		fputs(",explain", stdout);
 	putchar('\n');
 }
 
@@ -350,6 +386,13 @@ static void csv_row(const struct rows *rs, const struct cell *row, bool raw)
 		} else if (v->type == STORE_VAL_TEXT) {
 			csv_field(v->s);
 		}
+	}
+	if (explainer && !raw) {
+		char *why = explain_text(rs, row);
+
+		putchar(',');
+		csv_field(why ? why : "");
+		free(why);
 	}
 	putchar('\n');
 }
@@ -484,16 +527,16 @@ static char *port_text(const char *proto, int64_t port)
 
 static void table_flows(const struct rows *rs, bool header)
 {
-	struct table t = { .ncols = 8,
+	struct table t = { .ncols = explainer ? 9 : 8,
 			   .hdr = { "MINUTE", "SOURCE", "DESTINATION", "PORT", "VERDICT", "DIR", "COUNT",
-				    "POLICIES" },
-			   .flex = { false, true, true, false, false, false, false, true },
-			   .right = { false, false, false, false, false, false, true, false },
+				    "POLICIES", "WHY" },
+			   .flex = { false, true, true, false, false, false, false, true, true },
+			   .right = { false, false, false, false, false, false, true, false, false },
 			   .no_header = !header };
 
 	for (size_t r = 0; r < rs->n; r++) {
 		const struct cell *row = rs->rows[r];
-		char tbuf[32], *v[8];
+		char tbuf[32], *v[9];
 
 		fmt_time_short(col_i(rs, row, "minute"), tbuf, sizeof(tbuf));
 		v[0] = strdup(tbuf);
@@ -506,6 +549,8 @@ static void table_flows(const struct rows *rs, bool header)
 		v[5] = strdup(col_s(rs, row, "direction"));
 		v[6] = xasprintf("%lld", (long long)col_i(rs, row, "count"));
 		v[7] = strdup(*col_s(rs, row, "policies") ? col_s(rs, row, "policies") : "-");
+		if (explainer)
+			v[8] = explain_text(rs, row);
 		table_add(&t, v);
 	}
 	table_print(&t);
@@ -594,7 +639,18 @@ static void print_rows(const struct rows *rs, enum output out, int group, bool r
 			fputs("[", stdout);
 		for (size_t r = 0; r < rs->n; r++) {
 			cJSON *o = row_json(rs, rs->rows[r], raw);
-			char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+			char *s;
+
+			if (o && explainer && !raw && !group) {
+				struct flows_explain_row in;
+				cJSON *e;
+
+				explain_input(rs, rs->rows[r], &in);
+				e = flows_explain_json(explainer, &in);
+				if (e)
+					cJSON_AddItemToObject(o, "explain", e);
+			}
+			s = o ? cJSON_PrintUnformatted(o) : NULL;
 
 			if (json_lines)
 				printf("%s\n", s ? s : "{}");
@@ -770,6 +826,8 @@ int cmd_flows(int argc, char **argv)
 		{ "limit", required_argument, NULL, 'l' },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "sql", required_argument, NULL, 'q' },
+		{ "explain", no_argument, NULL, 'x' },
+		{ "cluster", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -784,7 +842,8 @@ int cmd_flows(int argc, char **argv)
 	enum output out = OUT_TABLE;
 	struct store_reader *rd = NULL;
 	struct rows rs = { 0 };
-	bool all_ns = false, do_follow = false;
+	bool all_ns = false, do_follow = false, do_explain = false;
+	struct offline_paths clusters = { 0 };
 	int group = 0, c, ret = CMD_USAGE;
 	char err[512];
 
@@ -905,6 +964,15 @@ int cmd_flows(int argc, char **argv)
 		case 'q':
 			sql = optarg;
 			break;
+		case 'x':
+			do_explain = true;
+			break;
+		case 'c':
+			if (!*optarg || offline_paths_add(&clusters, optarg) < 0) {
+				fprintf(stderr, "npshim flows: --cluster: %s\n", *optarg ? strerror(errno) : "empty path");
+				goto out;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			ret = CMD_OK;
@@ -946,6 +1014,21 @@ int cmd_flows(int argc, char **argv)
 		fprintf(stderr, "npshim flows: --sql takes no filter, --group-by or --follow: "
 				"write them in the statement\n");
 		goto out;
+	}
+	if (do_explain != (clusters.n > 0)) {
+		fprintf(stderr, "npshim flows: --explain and --cluster PATH go together: the cluster "
+				"files are what denied rows are explained against\n");
+		goto out;
+	}
+	if (do_explain && (sql || group)) {
+		fprintf(stderr, "npshim flows: --explain explains flow rows; it takes no --sql or --group-by\n");
+		goto out;
+	}
+	if (do_explain) {
+		ret = flows_explain_load(clusters.v, clusters.n, &explainer);
+		if (ret != CMD_OK)
+			goto out;
+		ret = CMD_USAGE;
 	}
 	if (do_follow && group) {
 		fprintf(stderr, "npshim flows: --follow lists rows as they land; it cannot be combined "
@@ -992,5 +1075,8 @@ out:
 	free(from_ns);
 	free(to_ns);
 	free(pod_ns);
+	flows_explain_free(explainer);
+	explainer = NULL;
+	offline_paths_free(&clusters);
 	return ret;
 }

@@ -8,7 +8,8 @@
 # Checks: the recommendation covers every recorded flow (its own JSON proof,
 # and independently: the YAML loaded by our loader through `npshim simulate`
 # allows every recorded flow) while unobserved flows stay denied; output is
-# byte-identical on rerun; selectors drop per-instance labels and use the
+# byte-identical on rerun; flows --explain names the closest rule and the
+# failing part of each recorded deny; selectors drop per-instance labels and use the
 # fewest stable labels; ports become endPort ranges; external addresses
 # merge to --cidr-prefix; pods that are gone are rebuilt from recorded
 # labels; rare flows and a short window are reported; enforce-mode drops are
@@ -171,6 +172,25 @@ check "replay: --delete of a policy observed traffic needs exits 1" [ $? -eq 1 ]
 rc=$?
 check "replay: --delete of a policy no observed flow needs breaks nothing (exit 0)" \
 	eval '[ $rc -eq 0 ] && jq -e ".broken == 0 and .policies.deleted == 1" "$T/replay-del.json" >/dev/null' 
+
+echo "== flows --explain: the near miss of recorded denies"
+"$NPSHIM" flows --db "$T/guide.db" --explain --cluster "$GUIDE" --output json --limit 0 >"$T/explain.json"
+check "flows --explain: every deny/would-deny row explained, allowed rows not" \
+	jq -e 'length > 0 and all(.[]; (.verdict == "allow") == (has("explain") | not)) and
+		any(.[]; .verdict == "would-deny")' "$T/explain.json"
+check "flows --explain: web -> api names the closest rule and the failing selector and port" \
+	jq -e '[.[] | select(.src_name | startswith("web-")) | select(.dst_name | startswith("api-")) | .explain] |
+		length > 0 and all(.[]; .verdict_now == "deny" and .egress.closest.policy == "production/allow-dns" and
+		.egress.closest.peer.fail == "selector" and .egress.closest.port.fail == "port" and
+		.ingress.closest == null and .ingress.isolated_by == ["production/default-deny-all"])' "$T/explain.json"
+check "flows --explain: once the recommendation is applied the rows say allowed now" \
+	bash -c '"$1" flows --db "$2" --explain --cluster "$3" --output json --limit 0 |
+		jq -e "[.[] | .explain // empty | .verdict_now] | length > 0 and all(. == \"allow\")"' _ "$NPSHIM" "$T/guide.db" "$T/applied"
+COLUMNS=200 "$NPSHIM" flows --db "$T/guide.db" --verdict would-deny --explain --cluster "$GUIDE" >"$T/explain.txt"
+check "flows --explain: table has a WHY column" grep -q "WHY" "$T/explain.txt"
+"$NPSHIM" flows --db "$T/guide.db" --explain >/dev/null 2>"$T/err"
+rc=$?
+check "flows --explain: needs --cluster (exit 2)" eval '[ $rc -eq 2 ] && grep -q -- "--cluster" "$T/err"'
 
 echo "== shop: controllers, per-instance labels, ranges, a pod that is gone"
 check "shop: flows recorded (the worker pod existed then)" \
