@@ -184,6 +184,10 @@ struct run {
 	time_t model_built_wall;
 	size_t n_pods, n_policies, n_namespaces;
 	bool staged;
+	/* Namespaces whose npshim.io/mode label sets their mode: "ns=mode"
+	 * strings, for status. */
+	char **ns_modes;
+	size_t n_ns_modes;
 };
 
 /* ---- packet path ---- */
@@ -281,6 +285,34 @@ static void diag_text(const struct k8s_diag *d, char *buf, size_t len)
 		snprintf(buf + off, len - off, "; %zu more", d->n_errors - d->n_msgs);
 }
 
+static void free_ns_modes(struct run *r)
+{
+	for (size_t i = 0; i < r->n_ns_modes; i++)
+		free(r->ns_modes[i]);
+	free(r->ns_modes);
+	r->ns_modes = NULL;
+	r->n_ns_modes = 0;
+}
+
+/* Called with r->mu held. Out of memory leaves the list short. */
+static void set_ns_modes(struct run *r, const struct pol_cluster *mc)
+{
+	free_ns_modes(r);
+	r->ns_modes = calloc(mc->n_namespaces ? mc->n_namespaces : 1, sizeof(*r->ns_modes));
+	if (!r->ns_modes)
+		return;
+	for (size_t i = 0; i < mc->n_namespaces; i++) {
+		const char *v = pol_labels_get(&mc->namespaces[i]->labels, AUDIT_MODE_LABEL);
+		enum audit_mode m;
+		char *e;
+
+		if (!v || !audit_mode_parse(v, &m))
+			continue;
+		if (asprintf(&e, "%s=%s", mc->namespaces[i]->name, audit_mode_name(m)) >= 0)
+			r->ns_modes[r->n_ns_modes++] = e;
+	}
+}
+
 /* Load the files, build, publish. 0, or -1 with the reason in err (and the
  * old model left in place). print: write every file diagnostic to stderr
  * (then the return is -2 for those, so the caller does not repeat them). */
@@ -334,6 +366,7 @@ static int load_and_publish(struct run *r, bool print, char *err, size_t errlen)
 	r->n_policies = mc->n_policies;
 	r->n_namespaces = mc->n_namespaces;
 	r->staged = pol_model_has_staged(m);
+	set_ns_modes(r, mc);
 	pthread_mutex_unlock(&r->mu);
 	gen = snap_publish(r->snap, rm);
 	pthread_mutex_lock(&r->mu);
@@ -448,6 +481,18 @@ static cJSON *status_json(struct run *r)
 	cJSON_AddNumberToObject(model, "policies", (double)r->n_policies);
 	cJSON_AddNumberToObject(model, "namespaces", (double)r->n_namespaces);
 	cJSON_AddBoolToObject(model, "staged_policies", r->staged);
+	{
+		/* {"ns": "audit"|"enforce"} for namespaces whose label sets it */
+		cJSON *nm = cJSON_AddObjectToObject(model, "namespace_modes");
+
+		for (size_t i = 0; i < r->n_ns_modes; i++) {
+			char *eq = strchr(r->ns_modes[i], '=');
+
+			*eq = 0;
+			cJSON_AddStringToObject(nm, r->ns_modes[i], eq + 1);
+			*eq = '=';
+		}
+	}
 	reload = cJSON_AddObjectToObject(o, "reload");
 	cJSON_AddNumberToObject(reload, "count", (double)r->reloads);
 	cJSON_AddNumberToObject(reload, "failures", (double)r->reload_failures);
@@ -1179,6 +1224,7 @@ out:
 		close(sfd);
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
+	free_ns_modes(r);
 	runsvc_free(r->svc);
 	free(r);
 	return ret;

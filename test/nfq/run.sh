@@ -114,6 +114,10 @@ kind: Namespace
 metadata: {name: demo}
 ---
 apiVersion: v1
+kind: Namespace
+metadata: {name: staging, labels: {npshim.io/mode: audit}}
+---
+apiVersion: v1
 kind: Pod
 metadata: {name: client, namespace: demo, labels: {app: client}}
 spec: {nodeName: node-1, containers: [{name: c, image: x}]}
@@ -147,7 +151,7 @@ tcp_try() { # SECS PORT [ADDR]: a connection from the client gets the greeting
 tcp_ok() { tcp_try 3 "$@"; }
 tcp_blocked() { ! tcp_try 1 "$@"; }
 status() { inN "$NPSHIM" status --socket "$sock" --output json; }
-st() { status | jq -r "$1"; }
+st() { status | jq -r "$@"; }
 no_chain() {
 	! inN iptables-save -t filter | grep -q NPSHIM && ! inN ip6tables-save -t filter | grep -q NPSHIM
 }
@@ -213,6 +217,7 @@ check "denied: TCP 9090 is dropped" tcp_blocked 9090
 check "IPv6 allowed: TCP 8080 connects" tcp_ok 8080 fd77:2::2
 check "IPv6 denied: TCP 9090 is dropped" tcp_blocked 9090 fd77:2::2
 check "status: mode enforce, generation 1" test "$(st '"\(.mode) \(.model.generation)"')" = "enforce 1"
+check "status: namespace modes from labels" test "$(st -c .model.namespace_modes)" = '{"staging":"audit"}'
 check "status: counted accept and drop" test "$(st '(.totals.accepted >= 1) and (.totals.dropped >= 1) and (.totals.parse_errors == 0)')" = true
 check "status: 2 queues, kernel counters read" test "$(st '[.queues[] | select(.kernel_known)] | length')" = 2
 check "deny logged with identities and policy" \
