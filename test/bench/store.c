@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -162,6 +163,19 @@ static void lat_print(const char *what, struct lat *l)
 
 enum run_mode { RUN_SUSTAINED, RUN_LOSSY, RUN_PACED };
 
+static double loadavg(void)
+{
+	double l = 0;
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f) {
+		if (fscanf(f, "%lf", &l) != 1)
+			l = 0;
+		fclose(f);
+	}
+	return l;
+}
+
 static void ingest(const char *dir, enum run_mode mode, double seconds)
 {
 	struct audit_pipeline_opts o = { .node_name = "bench", .flush_interval_ms = 1000 };
@@ -171,6 +185,8 @@ static void ingest(const char *dir, enum run_mode mode, double seconds)
 	char path[512], err[256];
 	uint64_t seed = 88172645463325252ULL, produced = 0, accepted = 0;
 	uint64_t start, end, flushed;
+	struct rusage ru0, ru1;
+	double cpu;
 
 	snprintf(path, sizeof(path), "%s/ingest-%d.db", dir, (int)mode);
 	unlink(path);
@@ -182,6 +198,7 @@ static void ingest(const char *dir, enum run_mode mode, double seconds)
 	}
 	lat.cap = 1 << 20;
 	lat.v = malloc(lat.cap * sizeof(uint64_t));
+	getrusage(RUSAGE_SELF, &ru0);
 	start = now_ns();
 	while ((double)(now_ns() - start) / 1e9 < seconds) {
 		for (int b = 0; b < 256; b++) {
@@ -222,6 +239,9 @@ static void ingest(const char *dir, enum run_mode mode, double seconds)
 	end = now_ns();
 	audit_pipeline_flush(p, 60000);
 	flushed = now_ns();
+	getrusage(RUSAGE_SELF, &ru1);
+	cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+	      (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
 	audit_pipeline_stats(p, &st);
 	switch (mode) {
 	case RUN_SUSTAINED:
@@ -231,6 +251,9 @@ static void ingest(const char *dir, enum run_mode mode, double seconds)
 		       (double)(flushed - end) / 1e6,
 		       (double)st.records_written / ((double)(flushed - start) / 1e9),
 		       (unsigned long long)st.rows_written, (unsigned long long)st.flushes);
+		printf("  sustained, per CPU: %.0f records per CPU-second (producer, store thread and SQLite "
+		       "together; %.2f CPU-s used, machine load %.1f)\n",
+		       cpu > 0 ? (double)st.records_written / cpu : 0.0, cpu, loadavg());
 		lat_print("busy", &lat);
 		break;
 	case RUN_LOSSY:
