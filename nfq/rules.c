@@ -468,7 +468,15 @@ static int run_prog(const char *prog, const char *const *args, const char *input
 		goto out;
 	}
 	if (pid == 0) {
-		/* Only async-signal-safe calls until exec. */
+		/* Only async-signal-safe calls until exec. The daemon blocks
+		 * its signals and ignores SIGPIPE; both would be inherited
+		 * across exec. */
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		sigaction(SIGPIPE, &dfl, NULL);
 		dup2(in_sv[1], 0);
 		dup2(out_p[1], 1);
 		dup2(err_p[1], 2);
