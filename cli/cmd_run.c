@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -383,6 +384,10 @@ static void *reload_main(void *arg)
 	struct run *r = arg;
 
 	pthread_setname_np(pthread_self(), "npshim-reload");
+	/* A rebuild must not take CPU from the packet threads: on a busy
+	 * node it runs when they are idle (nice applies per thread). */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) < 0)
+		log_debug("reload thread: setpriority: %s", strerror(errno));
 	for (;;) {
 		char err[2048];
 		int rc;
