@@ -36,7 +36,10 @@ static void usage(FILE *out)
 		"  --policies PATH   the proposed NetworkPolicies: one with the namespace and\n"
 		"                    name of a current policy replaces it, any other is added;\n"
 		"                    only NetworkPolicy objects are accepted here\n"
-		"  --delete NS/NAME  the proposal deletes this current policy; repeatable\n"
+		"  --delete NS/NAME  the proposal deletes this current policy; repeatable.\n"
+		"                    In a --policies file, the annotation\n"
+		"                    npshim.io/delete: \"true\" on a NetworkPolicy does the same\n"
+		"                    (the rest of that object is not used)\n"
 		"  --since DUR       flows last seen within DUR (default 7d)\n"
 		"  --enforced-only   leave staged policies (npshim.io/mode: audit) out on both\n"
 		"                    sides\n"
@@ -310,6 +313,7 @@ int cmd_replay(int argc, char **argv)
 	struct pol_cluster *current = NULL, *proposed = NULL, *ghosts = NULL, *after_cl = NULL;
 	struct pol_model *model_cur = NULL, *before = NULL, *after = NULL;
 	struct audit_replay_change *changes = NULL;
+	struct rec_cli_names deletes = { 0 };
 	size_t n_changes = 0, pairs = 0, rows = 0, replaced = 0, added = 0, deleted = 0, broken = 0;
 	char err[512];
 	int ret;
@@ -337,6 +341,44 @@ int cmd_replay(int argc, char **argv)
 		log_err("replay");
 		ret = CMD_FAILURE;
 		goto out;
+	}
+	/* Deletions: --delete, and proposed objects annotated for deletion
+	 * (taken out of the proposal: they are not added). */
+	for (size_t i = 0; i < a.deletes.n; i++) {
+		char **v = realloc(deletes.v, (deletes.n + 1) * sizeof(*v));
+
+		if (v)
+			deletes.v = v;
+		if (!v || !(v[deletes.n] = strdup(a.deletes.v[i]))) {
+			log_err("replay");
+			ret = CMD_FAILURE;
+			goto out;
+		}
+		deletes.n++;
+	}
+	if (a.policies.n) {
+		size_t before_scan = deletes.n;
+
+		ret = rec_cli_scan_deletes("replay", a.policies.v, a.policies.n, &deletes);
+		if (ret != CMD_OK)
+			goto out;
+		for (size_t d = before_scan; d < deletes.n; d++) {
+			const char *slash = strchr(deletes.v[d], '/');
+			size_t nslen = (size_t)(slash - deletes.v[d]);
+
+			for (size_t i = 0; i < proposed->n_policies; i++) {
+				struct pol_policy *pp = proposed->policies[i];
+
+				if (strlen(pp->ns) == nslen && strncmp(pp->ns, deletes.v[d], nslen) == 0 &&
+				    strcmp(pp->name, slash + 1) == 0) {
+					pol_policy_free(pp);
+					memmove(&proposed->policies[i], &proposed->policies[i + 1],
+						(proposed->n_policies - i - 1) * sizeof(*proposed->policies));
+					proposed->n_policies--;
+					break;
+				}
+			}
+		}
 	}
 	if (proposed->n_pods || proposed->n_namespaces) {
 		const char *what = proposed->n_pods ? "Pod" : "Namespace";
@@ -366,7 +408,7 @@ int cmd_replay(int argc, char **argv)
 		ret = CMD_FAILURE;
 		goto out;
 	}
-	if (audit_replay_apply(after_cl, proposed, a.deletes.v, a.deletes.n, &replaced, &added,
+	if (audit_replay_apply(after_cl, proposed, (const char *const *)deletes.v, deletes.n, &replaced, &added,
 			       &deleted, err, sizeof(err)) < 0) {
 		if (errno == ENOMEM) {
 			log_err("replay");
@@ -408,6 +450,7 @@ int cmd_replay(int argc, char **argv)
 	ret = broken ? CMD_NEGATIVE : CMD_OK;
 out:
 	free(changes);
+	rec_cli_names_free(&deletes);
 	pol_model_free(after);
 	pol_model_free(before);
 	pol_model_free(model_cur);

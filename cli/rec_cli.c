@@ -2,10 +2,13 @@
 /* cli/rec_cli.c - flows from the store, cluster files, YAML out (recommend, replay). */
 #include "cli/rec_cli.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -14,6 +17,8 @@
 #include "core/log.h"
 #include "k8s/diag.h"
 #include "k8s/files.h"
+#include "k8s/jsonpos.h"
+#include "k8s/yamlpos.h"
 #include "policy/model.h"
 #include "store/query.h"
 
@@ -359,4 +364,177 @@ char *rec_cli_duration(int64_t ms, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%" PRId64 "s", s);
 	return buf;
+}
+
+/* ---- proposals: the delete annotation ------------------------------------ */
+
+struct scan {
+	const char *cmd;
+	const char *path;
+	struct rec_cli_names *out;
+	int ret;
+};
+
+static int names_add(struct rec_cli_names *n, const char *ns, const char *name)
+{
+	char *s;
+	char **v;
+
+	if (asprintf(&s, "%s/%s", ns, name) < 0)
+		return -1;
+	for (size_t i = 0; i < n->n; i++)
+		if (strcmp(n->v[i], s) == 0) {
+			free(s);
+			return 0;
+		}
+	v = realloc(n->v, (n->n + 1) * sizeof(*v));
+	if (!v) {
+		free(s);
+		return -1;
+	}
+	n->v = v;
+	v[n->n++] = s;
+	return 0;
+}
+
+void rec_cli_names_free(struct rec_cli_names *n)
+{
+	for (size_t i = 0; i < n->n; i++)
+		free(n->v[i]);
+	free(n->v);
+	memset(n, 0, sizeof(*n));
+}
+
+static void scan_object(struct scan *sc, const cJSON *obj)
+{
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(obj, "kind");
+	const cJSON *md, *ann, *del, *name, *ns;
+
+	if (!cJSON_IsObject(obj))
+		return;
+	if (cJSON_IsString(kind) && strcmp(kind->valuestring, "List") != 0 &&
+	    strcmp(kind->valuestring, "NetworkPolicyList") != 0 &&
+	    strcmp(kind->valuestring, "NetworkPolicy") != 0)
+		return;
+	if (cJSON_IsString(kind) && strcmp(kind->valuestring, "NetworkPolicy") != 0) {
+		const cJSON *items = cJSON_GetObjectItemCaseSensitive(obj, "items"), *it;
+
+		cJSON_ArrayForEach(it, items)
+			scan_object(sc, it);
+		return;
+	}
+	md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
+	del = cJSON_GetObjectItemCaseSensitive(ann, REC_DELETE_ANNOTATION);
+	if (!del)
+		return;
+	name = cJSON_GetObjectItemCaseSensitive(md, "name");
+	ns = cJSON_GetObjectItemCaseSensitive(md, "namespace");
+	if (!cJSON_IsString(del) || strcmp(del->valuestring, "true") != 0) {
+		log_errx("%s: %s: NetworkPolicy %s: annotation %s must be \"true\" (a string)", sc->cmd,
+			 sc->path, cJSON_IsString(name) ? name->valuestring : "?", REC_DELETE_ANNOTATION);
+		sc->ret = CMD_USAGE;
+		return;
+	}
+	if (!cJSON_IsString(name))
+		return; /* the loader reports the missing name */
+	if (names_add(sc->out, cJSON_IsString(ns) ? ns->valuestring : "default", name->valuestring) < 0)
+		sc->ret = CMD_FAILURE;
+}
+
+static int scan_doc(cJSON *root, unsigned line, void *arg)
+{
+	(void)line;
+	scan_object(arg, root);
+	return 0;
+}
+
+static void scan_file(struct scan *sc, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *data = NULL;
+	size_t len = 0;
+	struct k8s_diag diag;
+
+	if (!f)
+		return; /* the loader reports it */
+	{
+		FILE *m = open_memstream(&data, &len);
+		char buf[65536];
+		size_t n;
+
+		if (!m) {
+			fclose(f);
+			sc->ret = CMD_FAILURE;
+			return;
+		}
+		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+			fwrite(buf, 1, n, m);
+		fclose(m);
+	}
+	fclose(f);
+	if (!data) {
+		sc->ret = CMD_FAILURE;
+		return;
+	}
+	sc->path = path;
+	k8s_diag_init(&diag);
+	{
+		size_t skip = strspn(data, " \t\r\n");
+
+		if (data[skip] == '{' || data[skip] == '[') {
+			cJSON *root = k8s_json_parse(data, len, path, NULL, &diag);
+
+			if (root) {
+				scan_object(sc, root);
+				cJSON_Delete(root);
+			} else {
+				k8s_yaml_parse(data, len, path, NULL, &diag, scan_doc, sc);
+			}
+		} else {
+			k8s_yaml_parse(data, len, path, NULL, &diag, scan_doc, sc);
+		}
+	}
+	/* Syntax errors are the loader's to report, with every other one. */
+	k8s_diag_free(&diag);
+	free(data);
+}
+
+static bool manifest_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && ((n > 5 && strcmp(name + n - 5, ".json") == 0) ||
+				  (n > 5 && strcmp(name + n - 5, ".yaml") == 0) ||
+				  (n > 4 && strcmp(name + n - 4, ".yml") == 0));
+}
+
+int rec_cli_scan_deletes(const char *cmd, const char *const *paths, size_t n,
+			 struct rec_cli_names *out)
+{
+	struct scan sc = { .cmd = cmd, .out = out, .ret = CMD_OK };
+
+	for (size_t i = 0; i < n && sc.ret != CMD_FAILURE; i++) {
+		struct stat st;
+
+		if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			struct dirent **ents = NULL;
+			int k = scandir(paths[i], &ents, NULL, alphasort);
+
+			for (int j = 0; j < k; j++) {
+				char *p;
+
+				if (manifest_name(ents[j]->d_name) &&
+				    asprintf(&p, "%s/%s", paths[i], ents[j]->d_name) >= 0) {
+					scan_file(&sc, p);
+					free(p);
+				}
+				free(ents[j]);
+			}
+			free(ents);
+		} else {
+			scan_file(&sc, paths[i]);
+		}
+	}
+	return sc.ret;
 }

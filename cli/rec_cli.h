@@ -46,6 +46,23 @@ void rec_yaml_write(FILE *f, const struct cJSON *obj, const char *comment_key,
 /* Comment lines: each line of text prefixed with "# ". */
 void rec_yaml_comment(FILE *f, const char *text);
 
+/* The annotation that marks a proposed NetworkPolicy as deleted. */
+#define REC_DELETE_ANNOTATION "npshim.io/delete"
+
+/* A list of "ns/name" strings (owned). */
+struct rec_cli_names {
+	char **v;
+	size_t n;
+};
+void rec_cli_names_free(struct rec_cli_names *n);
+
+/* The NetworkPolicies of the proposal files (paths as for --cluster)
+ * annotated npshim.io/delete: "true", appended to out as "ns/name".
+ * Syntax errors are left to the loader. CMD_OK, CMD_USAGE (an annotation
+ * value other than "true", reported) or CMD_FAILURE. */
+int rec_cli_scan_deletes(const char *cmd, const char *const *paths, size_t n,
+			 struct rec_cli_names *out);
+
 /* "3d 4h", "2h 5m", "40s". */
 char *rec_cli_duration(int64_t ms, char *buf, size_t len);
 

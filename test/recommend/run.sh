@@ -168,6 +168,39 @@ check "replay: ... listing ingress-nginx -> web as allow->deny, decided by the r
 check "replay: table form names the change" grep -q "^allow -> deny  Pod ingress-nginx/" "$T/replay-bad.txt"
 "$NPSHIM" replay --db "$T/guide.db" --cluster "$GUIDE" --delete production/allow-dns >/dev/null
 check "replay: --delete of a policy observed traffic needs exits 1" [ $? -eq 1 ]
+cat >"$T/delete.yaml" <<'EOF'
+# A proposal deleting allow-dns by annotation and adding a policy.
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: allow-dns
+  namespace: production
+  annotations:
+    npshim.io/delete: "true"
+spec:
+  podSelector: {}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: platform-default-deny
+  namespace: platform
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+EOF
+"$NPSHIM" replay --db "$T/guide.db" --cluster "$GUIDE" --policies "$T/delete.yaml" --output json >"$T/replay-ann.json"
+rc=$?
+check "replay: annotation npshim.io/delete deletes; the DNS flows of production break (exit 1)" \
+	eval '[ $rc -eq 1 ] && jq -e ".policies.deleted == 1 and .policies.added == 1 and
+		any(.changes[]; .dst | startswith(\"Pod kube-system/coredns\"))" "$T/replay-ann.json" >/dev/null'
+check "replay: ... and the added platform default-deny breaks api -> auth-service" \
+	jq -e 'any(.changes[]; .change == "allow->deny" and (.dst | startswith("Pod platform/auth-service")))' "$T/replay-ann.json"
+sed 's/"true"/"yes"/' "$T/delete.yaml" >"$T/delete-bad.yaml"
+"$NPSHIM" replay --db "$T/guide.db" --cluster "$GUIDE" --policies "$T/delete-bad.yaml" >/dev/null 2>"$T/err"
+rc=$?
+check "replay: npshim.io/delete other than \"true\" is an error naming the file (exit 2)" \
+	eval '[ $rc -eq 2 ] && grep -q "delete-bad.yaml: NetworkPolicy allow-dns" "$T/err"'
 "$NPSHIM" replay --db "$T/guide.db" --cluster "$GUIDE" --delete production/database-isolation --output json >"$T/replay-del.json"
 rc=$?
 check "replay: --delete of a policy no observed flow needs breaks nothing (exit 0)" \
