@@ -1318,6 +1318,10 @@ int rec_build(const struct pol_model *model, const struct audit_obs_set *obs,
 			goto out;
 		p = &out->policies[out->n_policies - 1];
 		p->n_flows = ns_flows[ni];
+		if (!ns_flows[ni] &&
+		    note(out, xasprintf("namespace %s had no recorded traffic: its default-deny blocks "
+					"every connection of its pods", ns)) < 0)
+			goto out;
 		overperm(&b, &e, NULL, p, NULL);
 		for (size_t k = 0; k < e.n_slots; k++) {
 			struct slot *s = &e.slots[order[k]];

@@ -355,11 +355,16 @@ static void write_yaml_header(FILE *f, const struct report *rp)
 	for (size_t i = 0; i < res->n_namespaces; i++)
 		fprintf(m, "%s %s", i ? "," : "", res->namespaces[i]);
 	fprintf(m, "\n");
-	if (rp->n_used)
+	if (rp->n_used && rp->recorded_ms)
 		fprintf(m, "Recorded: %s .. %s, %s of recording in %zu database%s.\n",
 			rec_time_format(rp->first_ms, t1, sizeof(t1)),
 			rec_time_format(rp->last_ms, t2, sizeof(t2)),
 			rec_cli_duration(rp->recorded_ms, d, sizeof(d)), rp->n_dbs,
+			rp->n_dbs == 1 ? "" : "s");
+	else if (rp->n_used)
+		fprintf(m, "Recorded: %s .. %s in %zu database%s (no recording periods stored).\n",
+			rec_time_format(rp->first_ms, t1, sizeof(t1)),
+			rec_time_format(rp->last_ms, t2, sizeof(t2)), rp->n_dbs,
 			rp->n_dbs == 1 ? "" : "s");
 	fprintf(m, "\n");
 	if (rp->n_missing == 0)
@@ -625,6 +630,19 @@ int cmd_recommend(int argc, char **argv)
 	ret = rec_cli_load("recommend", "--cluster", a.clusters.v, a.clusters.n, &current);
 	if (ret != CMD_OK)
 		goto out;
+	for (size_t i = 0; i < a.namespaces.n; i++) {
+		bool known = false;
+
+		for (size_t k = 0; k < current->n_namespaces && !known; k++)
+			known = strcmp(current->namespaces[k]->name, a.namespaces.v[i]) == 0;
+		for (size_t k = 0; k < current->n_pods && !known; k++)
+			known = strcmp(current->pods[k]->ns, a.namespaces.v[i]) == 0;
+		if (!known) {
+			log_errx("recommend: -n %s: the cluster has no such namespace", a.namespaces.v[i]);
+			ret = CMD_USAGE;
+			goto out;
+		}
+	}
 	ret = rec_cli_model("recommend", current, NULL, &model_cur);
 	if (ret != CMD_OK)
 		goto out;

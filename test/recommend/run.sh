@@ -339,6 +339,12 @@ expect2 "bad input: replay --delete needs NS/NAME" "NAMESPACE/NAME" \
 	"$NPSHIM" replay --db "$T/guide.db" --cluster "$GUIDE" --delete nope
 expect2 "bad input: replay needs --policies or --delete" "--policies" \
 	"$NPSHIM" replay --db "$T/guide.db" --cluster "$GUIDE"
+expect2 "bad input: -n of a namespace the cluster does not have" "-n prodution" \
+	"$NPSHIM" recommend --db "$T/guide.db" --cluster "$GUIDE" -n prodution
+"$NPSHIM" recommend --db "$T/shop.db" --cluster "$DATA/shop" -n shop -n billing --output json >"$T/quiet.json" 2>/dev/null
+check "edges: a chosen namespace without traffic gets its default-deny and a warning" \
+	jq -e '(.items | map(select(.metadata.namespace == "billing")) | map(.metadata.name)) == ["default-deny"] and
+		(.coverage.warnings | map(test("namespace billing had no recorded traffic")) | any)' "$T/quiet.json"
 check "help: recommend --help and replay --help exit 0" \
 	bash -c '"$1" recommend --help >/dev/null && "$1" replay --help >/dev/null' _ "$NPSHIM"
 
