@@ -211,7 +211,8 @@ struct report {
 	const struct rec_cover *cover;
 	size_t n_missing, pairs, n_used;
 	uint64_t connections;
-	int64_t recorded_ms, first_ms, last_ms;
+	int64_t recorded_ms, runs_first_ms; /* recording periods in the window */
+	int64_t first_ms, last_ms;           /* of the flows used */
 	double days;
 	struct rare *rare;
 	size_t n_rare;
@@ -308,7 +309,7 @@ static bool analyse(struct report *rp)
 			rp->last_ms = o->last_ms;
 	}
 	{
-		int64_t span = rp->recorded_ms ? rp->recorded_ms : rp->last_ms - rp->first_ms;
+		int64_t span = rp->runs_first_ms ? rp->recorded_ms : rp->last_ms - rp->first_ms;
 
 		rp->days = (double)span / 86400000.0;
 		if (span < 86400000) {
@@ -355,7 +356,7 @@ static void write_yaml_header(FILE *f, const struct report *rp)
 	for (size_t i = 0; i < res->n_namespaces; i++)
 		fprintf(m, "%s %s", i ? "," : "", res->namespaces[i]);
 	fprintf(m, "\n");
-	if (rp->n_used && rp->recorded_ms)
+	if (rp->n_used && rp->runs_first_ms)
 		fprintf(m, "Recorded: %s .. %s, %s of recording in %zu database%s.\n",
 			rec_time_format(rp->first_ms, t1, sizeof(t1)),
 			rec_time_format(rp->last_ms, t2, sizeof(t2)),
@@ -612,7 +613,7 @@ int cmd_recommend(int argc, char **argv)
 	ret = rec_cli_read_flows("recommend", reader, since, &obs, &rows);
 	if (ret != CMD_OK)
 		goto out;
-	if (store_query_coverage(reader, since, now + 1, &rp.recorded_ms, &rp.first_ms, err,
+	if (store_query_coverage(reader, since, now + 1, &rp.recorded_ms, &rp.runs_first_ms, err,
 				 sizeof(err)) < 0) {
 		log_errx("recommend: %s", err);
 		ret = CMD_USAGE;
