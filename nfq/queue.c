@@ -26,12 +26,6 @@
 #define QUEUE_MSG_BUF 8192
 #define QUEUE_POLL_MS 100
 
-struct pending {
-	uint32_t id;
-	uint32_t mark; /* mark to set (accept only) */
-	bool accept;
-};
-
 struct queue {
 	struct queue_config cfg;
 	const struct queue_ops *ops;
@@ -49,7 +43,8 @@ struct queue {
 	struct iovec *iov;
 	char *rxbuf;
 	/* verdicts of the current batch, in arrival order */
-	struct pending *pend;
+	struct queue_verdict *pend;
+	struct queue_vmsg *plan;
 	size_t n_pend, cap_pend;
 	char *txbuf;
 
@@ -74,51 +69,62 @@ static int add_pending(struct queue *q, uint32_t id, bool accept, uint32_t mark)
 {
 	if (q->n_pend == q->cap_pend) {
 		size_t ncap = q->cap_pend ? q->cap_pend * 2 : 64;
-		struct pending *np = realloc(q->pend, ncap * sizeof(*np));
+		struct queue_verdict *np = realloc(q->pend, ncap * sizeof(*np));
+		struct queue_vmsg *pp;
 
 		if (!np)
 			return -ENOMEM;
 		q->pend = np;
+		pp = realloc(q->plan, ncap * sizeof(*pp));
+		if (!pp)
+			return -ENOMEM;
+		q->plan = pp;
 		q->cap_pend = ncap;
 	}
-	q->pend[q->n_pend++] = (struct pending){ .id = id, .mark = mark, .accept = accept };
+	q->pend[q->n_pend++] = (struct queue_verdict){ .id = id, .mark = mark, .accept = accept };
 	return 0;
 }
 
-/* Send every pending verdict. Ids arrive in increasing order and the
- * kernel processes the messages of one sendmsg in order, so a run of equal
- * verdicts can be one VERDICT_BATCH up to its last id: every lower id of
- * the queue has been answered by then. */
+size_t queue_plan_verdicts(const struct queue_verdict *v, size_t n, struct queue_vmsg *out)
+{
+	size_t i = 0, k = 0;
+
+	while (i < n) {
+		size_t j = i;
+
+		while (j + 1 < n && v[j + 1].accept == v[i].accept &&
+		       (!v[i].accept || v[j + 1].mark == v[i].mark))
+			j++;
+		out[k++] = (struct queue_vmsg){ .id = v[j].id, .mark = v[i].accept ? v[i].mark : 0,
+						.accept = v[i].accept, .batch = j > i,
+						.count = j - i + 1 };
+		i = j + 1;
+	}
+	return k;
+}
+
+/* Send every pending verdict, all in one sendmsg when they fit. */
 static void flush_verdicts(struct queue *q)
 {
-	size_t i = 0, off = 0;
+	size_t n = queue_plan_verdicts(q->pend, q->n_pend, q->plan), off = 0;
 
-	while (i < q->n_pend) {
-		size_t j = i;
+	for (size_t i = 0; i < n; i++) {
+		const struct queue_vmsg *m = &q->plan[i];
 		struct nlmsghdr *nlh;
 
-		while (j + 1 < q->n_pend && q->pend[j + 1].accept == q->pend[i].accept &&
-		       (!q->pend[i].accept || q->pend[j + 1].mark == q->pend[i].mark))
-			j++;
 		if (off + 64 > QUEUE_MSG_BUF) {
 			if (mnl_socket_sendto(q->nl, q->txbuf, off) < 0)
 				inc(&q->verdict_errors, 1);
 			off = 0;
 		}
 		nlh = nfq_nlmsg_put(q->txbuf + off,
-				    j > i ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT,
-				    q->cfg.num);
-		nfq_nlmsg_verdict_put(nlh, (int)q->pend[j].id,
-				      q->pend[i].accept ? NF_REPEAT : NF_DROP);
-		if (q->pend[i].accept)
-			nfq_nlmsg_verdict_put_mark(nlh, q->pend[i].mark);
+				    m->batch ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT, q->cfg.num);
+		nfq_nlmsg_verdict_put(nlh, (int)m->id, m->accept ? NF_REPEAT : NF_DROP);
+		if (m->accept)
+			nfq_nlmsg_verdict_put_mark(nlh, m->mark);
 		off += NLMSG_ALIGN(nlh->nlmsg_len);
 		inc(&q->verdict_msgs, 1);
-		if (q->pend[i].accept)
-			inc(&q->accepted, j - i + 1);
-		else
-			inc(&q->dropped, j - i + 1);
-		i = j + 1;
+		inc(m->accept ? &q->accepted : &q->dropped, m->count);
 	}
 	if (off && mnl_socket_sendto(q->nl, q->txbuf, off) < 0) {
 		/* The packets stay queued until the socket closes; nothing
@@ -432,6 +438,7 @@ static void queue_free(struct queue *q)
 	free(q->rxbuf);
 	free(q->txbuf);
 	free(q->pend);
+	free(q->plan);
 	free(q);
 }
 

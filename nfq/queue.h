@@ -105,6 +105,30 @@ void queue_stop(struct queue *q);
 
 void queue_get_stats(const struct queue *q, struct queue_stats *out);
 
+/* A verdict decided for one packet, in arrival order ... */
+struct queue_verdict {
+	uint32_t id;
+	uint32_t mark; /* the mark to set; only for accept */
+	bool accept;
+};
+
+/* ... and one verdict message that answers a run of them. */
+struct queue_vmsg {
+	uint32_t id;    /* the last id of the run */
+	uint32_t mark;
+	bool accept;
+	bool batch;     /* NFQNL_MSG_VERDICT_BATCH (covers every lower id) */
+	size_t count;   /* packets answered */
+};
+
+/* Pure: group v[0..n) into verdict messages. Ids arrive in increasing
+ * order and the kernel handles the messages of one sendmsg in order, so a
+ * run of consecutive packets with the same verdict (and, for accept, the
+ * same mark, which a batch sets on every packet) is one VERDICT_BATCH up to
+ * its last id: every lower id has been answered by then. out must hold n
+ * entries; returns the number written. */
+size_t queue_plan_verdicts(const struct queue_verdict *v, size_t n, struct queue_vmsg *out);
+
 /* One NFQNL_MSG_PACKET message, decoded. Pointers point into the buffer. */
 struct queue_msg {
 	uint32_t id;

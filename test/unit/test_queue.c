@@ -86,6 +86,29 @@ int main(void)
 		T_ASSERT(!queue_msg_parse(buf, nlh->nlmsg_len, &m), "short packet header");
 	}
 
+	{
+		/* accept x3 (mark 1), drop x2, accept (mark 1), accept (mark 5), drop */
+		static const struct queue_verdict v[] = {
+			{ 10, 1, true }, { 11, 1, true }, { 12, 1, true }, { 13, 9, false },
+			{ 14, 7, false }, { 15, 1, true }, { 16, 5, true }, { 17, 0, false },
+		};
+		struct queue_vmsg out[8];
+		size_t n = queue_plan_verdicts(v, 8, out), total = 0;
+
+		T_ASSERT(n == 5, "5 messages for 8 packets: %zu", n);
+		T_ASSERT(n == 5 && out[0].batch && out[0].id == 12 && out[0].accept && out[0].mark == 1 &&
+			 out[0].count == 3, "accept run as one batch up to its last id");
+		T_ASSERT(n == 5 && out[1].batch && out[1].id == 14 && !out[1].accept && out[1].mark == 0 &&
+			 out[1].count == 2, "drop run: marks do not matter");
+		T_ASSERT(n == 5 && !out[2].batch && out[2].id == 15 && out[3].id == 16 && out[3].mark == 5,
+			 "a different mark breaks the run");
+		T_ASSERT(n == 5 && !out[4].batch && out[4].id == 17 && !out[4].accept, "last single drop");
+		for (size_t i = 0; i < n; i++)
+			total += out[i].count;
+		T_ASSERT(total == 8, "every packet answered once");
+		T_ASSERT(queue_plan_verdicts(v, 0, out) == 0, "nothing to send");
+	}
+
 	memset(&st, 0, sizeof(st));
 	T_ASSERT(queue_proc_parse("    0  12345     0 2   256     0     0       17  1\n"
 				  "    1  12346     3 2   256     5     9     4242  1\n", 1, &st),
