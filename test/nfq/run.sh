@@ -180,6 +180,33 @@ stop_daemon() { # -> exit status of the daemon
 	return $rc
 }
 
+send_bad_v6() { # from the client, a raw frame to the node
+	ip netns exec $C python3 -c '
+import socket, struct, sys
+ifname, dmac = sys.argv[1], sys.argv[2]
+smac = open("/sys/class/net/%s/address" % ifname).read().strip()
+mac = lambda m: bytes(int(x, 16) for x in m.split(":"))
+src = socket.inet_pton(socket.AF_INET6, "fd77:1::2")
+dst = socket.inet_pton(socket.AF_INET6, "fd77:2::2")
+n = 17
+ext = b"".join(bytes([60 if i < n - 1 else 17, 0, 1, 4, 0, 0, 0, 0]) for i in range(n))
+data = b"x"
+ulen = 8 + len(data)
+pseudo = src + dst + struct.pack("!IxxxB", ulen, 17)
+udp = struct.pack("!HHHH", 40000, 5353, ulen, 0) + data
+blob = pseudo + udp + (b"\0" if len(udp) % 2 else b"")
+c = sum(struct.unpack("!%dH" % (len(blob) // 2), blob))
+while c >> 16:
+    c = (c & 0xffff) + (c >> 16)
+c = (~c) & 0xffff or 0xffff
+udp = udp[:6] + struct.pack("!H", c) + udp[8:]
+ip6 = struct.pack("!IHBB", 6 << 28, len(ext) + len(udp), 60, 64) + src + dst
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((ifname, 0))
+s.send(mac(dmac) + mac(smac) + b"\x86\xdd" + ip6 + ext + udp)
+' "c$sfx" "$(ip netns exec $N cat /sys/class/net/nc$sfx/address)"
+}
+
 echo "--- rules"
 inN "$NPSHIM" rules show --output json >"$work/show0.json"
 check "rules show exits 1 when nothing is installed" test $? -eq 1
@@ -249,6 +276,16 @@ check "a second daemon on a bound queue is refused (exit 3)" test $? -eq 3
 check "... saying the queue is taken" grep -q "queue 1: binding refused" "$work/third.log"
 check "... and the first daemon's rules are intact" inN iptables -C FORWARD -j NPSHIM
 check "... and it still enforces" tcp_blocked 9090
+# An IPv6 UDP packet behind 17 destination-options headers: conntrack
+# tracks it as NEW, npshim's parser refuses the chain (more than 16). It
+# must get the failure verdict (fail-closed here: drop) and be counted.
+perr=$(st .totals.parse_errors) drops=$(st .totals.dropped)
+send_bad_v6
+for _ in $(seq 20); do [ "$(st .totals.parse_errors)" -gt "$perr" ] && break; sleep 0.1; done
+check "unparseable packet (17 IPv6 extension headers) counted as a parse error" \
+	test "$(st .totals.parse_errors)" -eq $((perr + 1))
+check "... and dropped (fail-closed)" test "$(st .totals.dropped)" -eq $((drops + 1))
+
 sed -i 's/ports: \[{port: http}, /ports: [{port: http}, {port: 9090}, /' "$work/cluster.yaml"
 for _ in $(seq 30); do [ "$(st .model.generation)" = 2 ] && break; sleep 0.1; done
 check "file change reloads (generation 2)" test "$(st .model.generation)" = 2
@@ -274,6 +311,11 @@ if start_daemon --mode audit; then
 	check "audit: denied TCP 9090 still connects" tcp_ok 9090
 	check "audit: would-deny counted, nothing dropped" test "$(st '"\(.totals.would_deny >= 1) \(.totals.dropped)"')" = "true 0"
 	check "audit: fail-open by default" test "$(st .fail_open)" = true
+	perr=$(st .totals.parse_errors)
+	send_bad_v6
+	for _ in $(seq 20); do [ "$(st .totals.parse_errors)" -gt "$perr" ] && break; sleep 0.1; done
+	check "audit: an unparseable packet is accepted, never dropped" \
+		test "$(st '"\(.totals.parse_errors) \(.totals.dropped)"')" = "$((perr + 1)) 0"
 	check "audit: would-deny logged" grep -q "flow: would-deny TCP .*:9090 .*mode=audit" "$work/daemon.log"
 	stop_daemon
 	check "audit: exit 0" test $? -eq 0
