@@ -2,11 +2,14 @@
 # SPDX-License-Identifier: Apache-2.0
 # Smoke test of the packet path: `npshim rules` and `npshim run` in a
 # client -> node -> server topology of network namespaces (about 15 s).
-# Checks: rules install/show/remove (idempotent, first position, no trace),
-# one allowed and one denied TCP connection in enforce mode, one queued
-# packet per connection, a one-way UDP flow queued once, reload on a file
-# change and a kept model on a bad one, clean SIGTERM (exit 0, rules gone),
-# audit mode (nothing dropped, would-deny counted), startup errors.
+# Checks: rules install/show/remove (idempotent, first position, no trace);
+# enforce: allowed and denied TCP over IPv4 and IPv6, one queued packet per
+# connection, a one-way UDP flow queued once, an unparseable packet gets
+# the failure verdict, a second daemon is refused, reload on a file change
+# and a kept model on a bad one, SIGHUP, clean SIGTERM (exit 0, rules and
+# socket gone); audit mode (nothing dropped, would-deny counted); rules
+# repaired when flushed behind the daemon's back; INPUT/OUTPUT hooks and
+# node IPs; records in the flow store (--db); startup errors.
 # Never touches the host namespace's rules: everything runs in namespaces
 # named after this shell's pid.
 set -u
