@@ -354,7 +354,47 @@ struct builder {
 	const struct pol_pod **by_ptr; /* pods sorted by address, for pod -> group */
 	size_t *grp_by_addr;    /* group of by_ptr[i] */
 	size_t n_by_ptr;
+	size_t *ns_order;       /* cluster pod indexes sorted by namespace */
+	bool *real;             /* per cluster pod: pod_is_real() */
+	const struct pol_policy **existing; /* current policies sorted by ns, name */
+	size_t n_existing;
 };
+
+static const struct pol_cluster *sort_cl;
+
+static int ns_order_cmp(const void *pa, const void *pb)
+{
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	int c = strcmp(sort_cl->pods[a]->ns, sort_cl->pods[b]->ns);
+
+	return c ? c : (a < b ? -1 : a > b);
+}
+
+/* [*lo, *hi) of ns_order: the pods of namespace ns. */
+static void ns_range(const struct builder *b, const char *ns, size_t *lo, size_t *hi)
+{
+	size_t l = 0, h = b->cl->n_pods;
+
+	while (l < h) {
+		size_t m = l + (h - l) / 2;
+
+		if (strcmp(b->cl->pods[b->ns_order[m]]->ns, ns) < 0)
+			l = m + 1;
+		else
+			h = m;
+	}
+	*lo = l;
+	h = b->cl->n_pods;
+	while (l < h) {
+		size_t m = l + (h - l) / 2;
+
+		if (strcmp(b->cl->pods[b->ns_order[m]]->ns, ns) <= 0)
+			l = m + 1;
+		else
+			h = m;
+	}
+	*hi = l;
+}
 
 static int ptr_cmp(const void *pa, const void *pb)
 {
@@ -606,8 +646,13 @@ static int choose_selectors(struct builder *b)
 		char base[48];
 		const char *primary = NULL;
 
-		for (size_t i = 0; i < cl->n_pods; i++) {
-			if (cl->pods[i]->host_network || strcmp(cl->pods[i]->ns, g->ns) != 0)
+		size_t lo, hi;
+
+		ns_range(b, g->ns, &lo, &hi);
+		for (size_t o = lo; o < hi; o++) {
+			size_t i = b->ns_order[o];
+
+			if (cl->pods[i]->host_network)
 				continue;
 			nsp[n] = cl->pods[i];
 			nsg[n] = b->pod_group[i];
@@ -654,10 +699,13 @@ static int choose_selectors(struct builder *b)
 		}
 	}
 	/* Unique names within a namespace. */
-	for (size_t gi = 0; gi < b->r->n_groups; gi++) {
+	for (size_t gi = 0, first = 0; gi < b->r->n_groups; gi++) {
 		unsigned dup = 1;
 
-		for (size_t gj = 0; gj < gi; gj++)
+		/* Groups come sorted by namespace: compare within it only. */
+		if (strcmp(b->r->groups[first].ns, b->r->groups[gi].ns) != 0)
+			first = gi;
+		for (size_t gj = first; gj < gi; gj++)
 			if (strcmp(b->r->groups[gj].ns, b->r->groups[gi].ns) == 0 &&
 			    strncmp(b->r->groups[gj].name, b->r->groups[gi].name,
 				    strlen(b->r->groups[gi].name)) == 0)
@@ -1026,11 +1074,14 @@ static void overperm(struct builder *b, const struct edges *e, const struct slot
 {
 	const struct pol_cluster *cl = b->cl;
 	uint64_t n_sel = 0, n_sel_seen = 0;
+	size_t lo, hi;
 
-	for (size_t i = 0; i < cl->n_pods; i++) {
+	ns_range(b, p->ns, &lo, &hi);
+	for (size_t o = lo; o < hi; o++) {
+		size_t i = b->ns_order[o];
 		const struct pol_pod *a = cl->pods[i];
 
-		if (!pod_is_real(a) || strcmp(a->ns, p->ns) != 0)
+		if (!b->real[i])
 			continue;
 		if (p->kind == REC_DNS || p->kind == REC_DEFAULT_DENY) {
 			n_sel++;
@@ -1065,54 +1116,82 @@ static void overperm(struct builder *b, const struct edges *e, const struct slot
 			r->addrs_unseen += sz - q->n_addrs;
 		}
 		r->pod_pairs = r->pod_pairs_unseen = 0;
-		for (size_t i = 0; i < cl->n_pods; i++) {
-			const struct pol_pod *bp = cl->pods[i];
-			bool matched = false, peer_seen = false;
+		for (size_t k = 0; k < r->n_peers; k++) {
+			const struct rec_peer *q = &r->peers[k];
+			bool first_of_ns = q->type == REC_PEER_GROUP;
 
-			if (!pod_is_real(bp))
+			/* Each namespace of the rule's peers once. */
+			for (size_t m = 0; first_of_ns && m < k; m++)
+				if (r->peers[m].type == REC_PEER_GROUP &&
+				    strcmp(r->peers[m].group->ns, q->group->ns) == 0)
+					first_of_ns = false;
+			if (!first_of_ns)
 				continue;
-			for (size_t k = 0; k < r->n_peers && !matched; k++) {
-				const struct rec_peer *q = &r->peers[k];
+			ns_range(b, q->group->ns, &lo, &hi);
+			for (size_t o = lo; o < hi; o++) {
+				size_t i = b->ns_order[o];
+				const struct pol_pod *bp = cl->pods[i];
+				bool matched = false, peer_seen = false;
 
-				if (q->type != REC_PEER_GROUP || strcmp(q->group->ns, bp->ns) != 0 ||
-				    !selects(&q->group->selector, bp))
+				if (!b->real[i])
 					continue;
-				matched = true;
-				peer_seen = b->pod_group[i] != SIZE_MAX && &b->r->groups[b->pod_group[i]] == q->group;
-			}
-			if (!matched)
-				continue;
-			/* b itself may be among the selected pods: no pair with itself. */
-			bool b_sel = strcmp(bp->ns, p->ns) == 0 &&
-				     (p->kind == REC_DNS || selects(&p->group->selector, bp));
-			bool b_sel_seen = b_sel && b->pod_group[i] != SIZE_MAX &&
-					  (p->kind == REC_DNS ? resolvers && resolvers[b->pod_group[i]]
-					   : &b->r->groups[b->pod_group[i]] == p->group);
-			uint64_t pairs = n_sel - (b_sel ? 1 : 0);
-			uint64_t pairs_seen = peer_seen ? n_sel_seen - (b_sel_seen ? 1 : 0) : 0;
+				for (size_t m = k; m < r->n_peers && !matched; m++) {
+					const struct rec_peer *qm = &r->peers[m];
 
-			r->pod_pairs += pairs;
-			r->pod_pairs_unseen += pairs - pairs_seen;
+					if (qm->type != REC_PEER_GROUP || strcmp(qm->group->ns, bp->ns) != 0 ||
+					    !selects(&qm->group->selector, bp))
+						continue;
+					matched = true;
+					peer_seen = b->pod_group[i] != SIZE_MAX &&
+						    &b->r->groups[b->pod_group[i]] == qm->group;
+				}
+				if (!matched)
+					continue;
+				/* b itself may be among the selected pods: no pair with itself. */
+				bool b_sel = strcmp(bp->ns, p->ns) == 0 &&
+					     (p->kind == REC_DNS || selects(&p->group->selector, bp));
+				bool b_sel_seen = b_sel && b->pod_group[i] != SIZE_MAX &&
+						  (p->kind == REC_DNS ? resolvers && resolvers[b->pod_group[i]]
+						   : &b->r->groups[b->pod_group[i]] == p->group);
+				uint64_t pairs = n_sel - (b_sel ? 1 : 0);
+				uint64_t pairs_seen = peer_seen ? n_sel_seen - (b_sel_seen ? 1 : 0) : 0;
+
+				r->pod_pairs += pairs;
+				r->pod_pairs_unseen += pairs - pairs_seen;
+			}
 		}
 	}
 }
 
-static bool name_taken(const struct pol_cluster *existing, const struct rec_result *r,
-		       const char *ns, const char *name)
+static int pol_name_cmp(const void *pa, const void *pb)
 {
-	for (size_t i = 0; existing && i < existing->n_policies; i++)
-		if (strcmp(existing->policies[i]->ns, ns) == 0 &&
-		    strcmp(existing->policies[i]->name, name) == 0)
-			return true;
-	for (size_t i = 0; i < r->n_policies; i++)
-		if (strcmp(r->policies[i].ns, ns) == 0 && strcmp(r->policies[i].name, name) == 0)
+	const struct pol_policy *a = *(const struct pol_policy *const *)pa;
+	const struct pol_policy *b = *(const struct pol_policy *const *)pb;
+	int c = strcmp(a->ns, b->ns);
+
+	return c ? c : strcmp(a->name, b->name);
+}
+
+static bool name_taken(const struct builder *b, const char *ns, const char *name)
+{
+	const struct rec_result *r = b->r;
+	struct pol_policy key = { .ns = (char *)ns, .name = (char *)name };
+	const struct pol_policy *kp = &key;
+
+	if (b->n_existing &&
+	    bsearch(&kp, b->existing, b->n_existing, sizeof(*b->existing), pol_name_cmp))
+		return true;
+	/* Policies are written namespace by namespace: look back within it. */
+	for (size_t i = r->n_policies; i > 0 && strcmp(r->policies[i - 1].ns, ns) == 0; i--)
+		if (strcmp(r->policies[i - 1].name, name) == 0)
 			return true;
 	return false;
 }
 
-static int policy_new(struct rec_result *r, const struct pol_cluster *existing,
-		      enum rec_kind kind, const char *ns, const struct rec_group *g)
+static int policy_new(struct builder *b, enum rec_kind kind, const char *ns,
+		      const struct rec_group *g)
 {
+	struct rec_result *r = b->r;
 	struct rec_policy *p = &r->policies[r->n_policies];
 	char *name;
 
@@ -1130,14 +1209,14 @@ static int policy_new(struct rec_result *r, const struct pol_cluster *existing,
 		name = xasprintf("%s-%s", g->name, kind == REC_INGRESS ? "ingress" : "egress");
 		break;
 	}
-	if (name && name_taken(existing, r, ns, name)) {
+	if (name && name_taken(b, ns, name)) {
 		/* The current cluster (or another group) has it: never
 		 * overwrite a policy nobody asked us to replace. */
 		char *alt = xasprintf("recommended-%s", name);
 
 		free(name);
 		name = alt;
-		for (unsigned k = 2; name && name_taken(existing, r, ns, name); k++) {
+		for (unsigned k = 2; name && name_taken(b, ns, name); k++) {
 			free(name);
 			name = xasprintf("recommended-%s-%u",
 					 kind == REC_DEFAULT_DENY ? "default-deny" :
@@ -1178,8 +1257,24 @@ int rec_build(const struct pol_model *model, const struct audit_obs_set *obs,
 	b.by_ptr = malloc((b.n_by_ptr ? b.n_by_ptr : 1) * sizeof(*b.by_ptr));
 	out->used = calloc(obs->n ? obs->n : 1, sizeof(*out->used));
 	out->n_used = obs->n;
-	if (!b.by_ptr || !out->used)
+	b.ns_order = malloc((b.n_by_ptr ? b.n_by_ptr : 1) * sizeof(*b.ns_order));
+	b.real = malloc((b.n_by_ptr ? b.n_by_ptr : 1) * sizeof(*b.real));
+	if (!b.by_ptr || !out->used || !b.ns_order || !b.real)
 		goto out;
+	for (size_t i = 0; i < b.n_by_ptr; i++) {
+		b.ns_order[i] = i;
+		b.real[i] = pod_is_real(b.cl->pods[i]);
+	}
+	sort_cl = b.cl;
+	qsort(b.ns_order, b.n_by_ptr, sizeof(*b.ns_order), ns_order_cmp);
+	if (existing && existing->n_policies) {
+		b.existing = malloc(existing->n_policies * sizeof(*b.existing));
+		if (!b.existing)
+			goto out;
+		memcpy(b.existing, existing->policies, existing->n_policies * sizeof(*b.existing));
+		b.n_existing = existing->n_policies;
+		qsort(b.existing, b.n_existing, sizeof(*b.existing), pol_name_cmp);
+	}
 	if (make_groups(&b) < 0 || choose_selectors(&b) < 0)
 		goto out;
 	/* pod -> group by address, for the pods pol_model_pod_by_ip() returns. */
@@ -1314,7 +1409,7 @@ int rec_build(const struct pol_model *model, const struct audit_obs_set *obs,
 		const char *ns = out->namespaces[ni];
 		struct rec_policy *p;
 
-		if (policy_new(out, existing, REC_DEFAULT_DENY, ns, NULL) < 0)
+		if (policy_new(&b, REC_DEFAULT_DENY, ns, NULL) < 0)
 			goto out;
 		p = &out->policies[out->n_policies - 1];
 		p->n_flows = ns_flows[ni];
@@ -1328,7 +1423,7 @@ int rec_build(const struct pol_model *model, const struct audit_obs_set *obs,
 
 			if (strcmp(s->ns, ns) != 0 || s->n_edges == 0)
 				continue;
-			if (policy_new(out, existing, s->kind, ns,
+			if (policy_new(&b, s->kind, ns,
 				       s->group == SIZE_MAX ? NULL : &out->groups[s->group]) < 0)
 				goto out;
 			p = &out->policies[out->n_policies - 1];
@@ -1384,6 +1479,9 @@ out:
 	free(b.by_ptr);
 	free(b.pod_group);
 	free(b.grp_by_addr);
+	free(b.ns_order);
+	free(b.real);
+	free(b.existing);
 	return ret;
 }
 
