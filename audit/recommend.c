@@ -964,6 +964,13 @@ static int build_rules(struct builder *b, struct edges *e, struct slot *s, struc
 		widen(&acc[k].peer.first_ms, &acc[k].peer.last_ms, ev[i].first_ms, ev[i].last_ms);
 		if (acc_port(&acc[k], ev[i].proto, ev[i].port) < 0)
 			goto out;
+		/* A DNS server takes both protocols from its clients, as
+		 * allow-dns grants them: a resolver falls back to TCP for a
+		 * long answer (the figures show it unused until then). */
+		if (p->kind == REC_INGRESS && p->group->dns && ev[i].port == 53 &&
+		    (ev[i].proto == POL_PROTO_UDP || ev[i].proto == POL_PROTO_TCP) &&
+		    acc_port(&acc[k], ev[i].proto == POL_PROTO_UDP ? POL_PROTO_TCP : POL_PROTO_UDP, 53) < 0)
+			goto out;
 		p->count += ev[i].count;
 		widen(&p->first_ms, &p->last_ms, ev[i].first_ms, ev[i].last_ms);
 	}
