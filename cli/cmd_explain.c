@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/flowline.h"
 #include "cli/offline.h"
+#include "k8s/kubeconfig.h"
 #include "core/flags.h"
 #include "core/log.h"
 #include "policy/explain.h"
@@ -28,6 +29,8 @@ static void usage(FILE *out)
 		"rule and exactly which part of it did not match.\n"
 		"\n"
 		"  --cluster PATH   manifest file or directory, as for 'npshim simulate'\n"
+		"Or read the live cluster once from the API server instead of --cluster:\n"
+		K8S_CONN_USAGE
 		"  --from, --to     a pod as NAMESPACE/NAME, or an IPv4/IPv6 address\n"
 		"  --port SPEC      80, 53/UDP, 5000/SCTP (default protocol TCP; case does\n"
 		"                   not matter), or ICMP / ICMPv6 alone\n"
@@ -43,6 +46,7 @@ static void usage(FILE *out)
 
 struct explain_opts {
 	struct offline_paths clusters;
+	struct k8s_conn_opts live;
 	const char *from;
 	const char *to;
 	const char *port;
@@ -59,6 +63,7 @@ static int parse_args(int argc, char **argv, struct explain_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "cluster", required_argument, NULL, 'c' },
+		K8S_CONN_LONGOPTS,
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 't' },
 		{ "port", required_argument, NULL, 'p' },
@@ -74,6 +79,8 @@ static int parse_args(int argc, char **argv, struct explain_opts *o)
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
+		if (k8s_conn_opts_getopt(&o->live, c, optarg))
+			continue;
 		slot = NULL;
 		switch (c) {
 		case 'c':
@@ -131,9 +138,14 @@ static int parse_args(int argc, char **argv, struct explain_opts *o)
 		log_errx("explain: unexpected argument '%s'", argv[optind]);
 		return CMD_USAGE;
 	}
-	if (o->clusters.n == 0 || !o->from || !o->to || !o->port) {
+	if (o->clusters.n && o->live.given) {
+		log_errx("explain: --cluster and --kubeconfig/--context/--in-cluster/--sa-dir exclude each other");
+		return CMD_USAGE;
+	}
+	if ((o->clusters.n == 0 && !o->live.given) || !o->from || !o->to || !o->port) {
 		log_errx("explain: %s is required; see 'npshim explain --help'",
-			 o->clusters.n == 0 ? "--cluster PATH" : !o->from ? "--from NS/POD|IP" :
+			 o->clusters.n == 0 && !o->live.given ? "--cluster PATH or --kubeconfig/--in-cluster" :
+			 !o->from ? "--from NS/POD|IP" :
 			 !o->to ? "--to NS/POD|IP" : "--port PORT[/PROTO]");
 		return CMD_USAGE;
 	}
@@ -1024,7 +1036,7 @@ int cmd_explain(int argc, char **argv)
 		offline_paths_free(&o.clusters);
 		return ret < 0 ? CMD_OK : ret;
 	}
-	ret = offline_load_model("explain", o.clusters.v, o.clusters.n, o.node, &model);
+	ret = offline_load_model_from("explain", o.clusters.v, o.clusters.n, &o.live, o.node, &model);
 	if (ret == CMD_OK)
 		ret = explain_flow(model, &o);
 	pol_model_free(model);

@@ -39,6 +39,7 @@
 #include "core/snapshot.h"
 #include "k8s/diag.h"
 #include "k8s/files.h"
+#include "k8s/live.h"
 #include "nfq/queue.h"
 #include "nfq/rules.h"
 #include "policy/model.h"
@@ -58,7 +59,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: npshim run --cluster PATH... [--mode enforce|audit] [--node NAME] [--node-ip IP...]\n"
+		"Usage: npshim run --cluster PATH...|--kubeconfig F|--in-cluster [--mode enforce|audit] [--node NAME] [--node-ip IP...]\n"
 		"                  [--queues FIRST[:LAST]] [--fail-open|--fail-closed] [--rules install|none]\n"
 		"                  [--hooks forward[,input,output]] [--socket PATH] [--keep-rules]\n"
 		"                  [--mark BITS] [--db PATH [--record denied|all] [--retention DUR]\n"
@@ -95,6 +96,11 @@ static void usage(FILE *out)
 		"  --retention DUR    drop records older than DUR (e.g. 7d; default: keep)\n"
 		"  --max-db-size SIZE prune the oldest records beyond SIZE (e.g. 1G)\n"
 		"  --log-level LEVEL  error, warn, info (default), debug\n"
+		"\n"
+		"Cluster state from the API server instead of --cluster files (listed, then\n"
+		"watched; the last good state is kept in --state-dir and served at start):\n"
+		K8S_CONN_USAGE
+		"  --state-dir DIR    last good cluster state (default /var/lib/npshim)\n"
 		"  --config PATH      settings file, key = value (default %s when it\n"
 		"                     exists); every flag above is a key; flags override it\n"
 		"  --no-config        do not read the default settings file\n"
@@ -143,6 +149,8 @@ struct run_opts {
 	uint64_t retention_s;
 	uint64_t max_db_bytes;
 	uint64_t rules_check_s; /* 0: never */
+	struct k8s_conn_opts live; /* --kubeconfig/--context/--in-cluster/--sa-dir */
+	const char *state_dir;
 };
 
 struct run;
@@ -189,6 +197,10 @@ struct run {
 	 * strings, for status. */
 	char **ns_modes;
 	size_t n_ns_modes;
+	/* Live mode: the watcher, and the newest snapshot not built yet
+	 * (a newer one replaces it; under mu). */
+	struct k8s_watcher *watcher;
+	struct pol_cluster *live_next;
 };
 
 /* ---- packet path ---- */
@@ -321,7 +333,7 @@ static int load_and_publish(struct run *r, bool print, char *err, size_t errlen)
 {
 	struct pol_build_opts bo = { .node_name = r->o.node, .node_ips = r->o.node_ips,
 				     .n_node_ips = r->o.n_node_ips };
-	struct pol_cluster *cl = pol_cluster_new();
+	struct pol_cluster *cl;
 	struct k8s_diag diag;
 	struct run_model *rm;
 	struct pol_model *m;
@@ -329,6 +341,17 @@ static int load_and_publish(struct run *r, bool print, char *err, size_t errlen)
 	size_t nerr;
 	uint64_t gen, t0 = metrics_now_ns();
 
+	if (r->o.live.given) {
+		pthread_mutex_lock(&r->mu);
+		cl = r->live_next;
+		r->live_next = NULL;
+		pthread_mutex_unlock(&r->mu);
+		/* SIGHUP in live mode, or a snapshot already built. */
+		if (!cl)
+			return 1;
+		goto build;
+	}
+	cl = pol_cluster_new();
 	if (!cl) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -344,6 +367,7 @@ static int load_and_publish(struct run *r, bool print, char *err, size_t errlen)
 		return print ? -2 : -1;
 	}
 	k8s_diag_free(&diag);
+build:
 	err[0] = 0;
 	m = pol_model_build(cl, &bo, err, errlen);
 	if (!m) {
@@ -403,6 +427,8 @@ static void *reload_main(void *arg)
 		pthread_mutex_unlock(&r->mu);
 
 		rc = load_and_publish(r, false, err, sizeof(err));
+		if (rc == 1)
+			continue;
 		pthread_mutex_lock(&r->mu);
 		r->reloads++;
 		r->last_reload_at = time(NULL);
@@ -428,6 +454,20 @@ static void *reload_main(void *arg)
 static void request_reload(struct run *r)
 {
 	pthread_mutex_lock(&r->mu);
+	r->reload_pending = true;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* The watcher's thread hands over a new cluster state (debounced there);
+ * the reload thread builds it, off the watcher and off the packet path. */
+static void on_live_snapshot(struct pol_cluster *cl, void *ctx)
+{
+	struct run *r = ctx;
+
+	pthread_mutex_lock(&r->mu);
+	pol_cluster_free(r->live_next);
+	r->live_next = cl;
 	r->reload_pending = true;
 	pthread_cond_signal(&r->cv);
 	pthread_mutex_unlock(&r->mu);
@@ -509,6 +549,12 @@ static cJSON *status_json(struct run *r)
 	add_time(reload, "last_at", r->last_reload_at);
 	cJSON_AddBoolToObject(reload, "pending", r->reload_pending);
 	pthread_mutex_unlock(&r->mu);
+	if (r->watcher) {
+		struct k8s_watcher_status ks;
+
+		k8s_watcher_status(r->watcher, &ks);
+		cJSON_AddItemToObject(o, "cluster", k8s_watcher_status_json(&ks));
+	}
 
 	rules = cJSON_AddObjectToObject(o, "rules");
 	cJSON_AddBoolToObject(rules, "managed", r->o.rules);
@@ -713,7 +759,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	enum {
 		O_CLUSTER = 256, O_MODE, O_NODE, O_NODE_IP, O_QUEUES, O_FAIL_OPEN, O_FAIL_CLOSED,
 		O_RULES, O_HOOKS, O_SOCKET, O_KEEP, O_MARK, O_DB, O_RECORD, O_RETENTION, O_MAXDB,
-		O_LOGLEVEL, O_RULES_CHECK,
+		O_LOGLEVEL, O_RULES_CHECK, O_STATE_DIR,
 	};
 	static const struct option longopts[] = {
 		{ "cluster", required_argument, NULL, O_CLUSTER },
@@ -734,6 +780,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "max-db-size", required_argument, NULL, O_MAXDB },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "rules-check", required_argument, NULL, O_RULES_CHECK },
+		{ "state-dir", required_argument, NULL, O_STATE_DIR },
+		K8S_CONN_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -751,8 +799,18 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	o->rules_check_s = RULES_CHECK_DEFAULT_S;
 	optind = 0;
 	opterr = 0;
+	o->state_dir = "/var/lib/npshim";
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (k8s_conn_opts_getopt(&o->live, c, optarg))
+			continue;
 		switch (c) {
+		case O_STATE_DIR:
+			if (!optarg[0]) {
+				log_errx("run: --state-dir needs a directory");
+				return CMD_USAGE;
+			}
+			o->state_dir = optarg;
+			break;
 		case O_CLUSTER:
 			if (!optarg[0]) {
 				log_errx("run: --cluster needs a path");
@@ -899,8 +957,12 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		log_errx("run: unexpected argument '%s'", argv[optind]);
 		return CMD_USAGE;
 	}
-	if (!o->n_paths) {
-		log_errx("run: --cluster PATH is required; see 'npshim run --help'");
+	if (!o->n_paths && !o->live.given) {
+		log_errx("run: --cluster PATH or --kubeconfig/--in-cluster is required; see 'npshim run --help'");
+		return CMD_USAGE;
+	}
+	if (o->n_paths && o->live.given) {
+		log_errx("run: --cluster and --kubeconfig/--context/--in-cluster/--sa-dir exclude each other");
 		return CMD_USAGE;
 	}
 	if (store_flags && !o->db) {
@@ -1082,7 +1144,26 @@ int cmd_run(int argc, char **argv)
 		log_err("run");
 		goto out;
 	}
-	rc = load_and_publish(r, true, err, sizeof(err));
+	if (r->o.live.given && runsvc_check_only(r->svc)) {
+		/* Configuration check: read the API server once. */
+		struct k8s_diag diag;
+		struct pol_cluster *cl = pol_cluster_new();
+
+		k8s_diag_init(&diag);
+		if (!cl || k8s_live_load(&r->o.live, cl, &diag) < 0 || diag.n_errors) {
+			k8s_diag_print(&diag, stderr);
+			k8s_diag_free(&diag);
+			pol_cluster_free(cl);
+			log_errx("run: cannot read the cluster from the API server");
+			ret = CMD_USAGE;
+			goto out;
+		}
+		k8s_diag_free(&diag);
+		r->live_next = cl;
+	}
+	/* Live mode: the model arrives from the watcher, after the queues
+	 * are bound; until then the packet path gives the failure verdict. */
+	rc = r->o.live.given && !r->live_next ? 1 : load_and_publish(r, true, err, sizeof(err));
 	if (rc < 0) {
 		if (rc == -2)
 			log_errx("run: the cluster files have errors (above); nothing was started");
@@ -1091,8 +1172,9 @@ int cmd_run(int argc, char **argv)
 		ret = CMD_USAGE;
 		goto out;
 	}
-	log_info("model generation 1: %zu namespaces, %zu pods, %zu policies%s", r->n_namespaces,
-		 r->n_pods, r->n_policies, r->staged ? " (some staged)" : "");
+	if (rc == 0)
+		log_info("model generation 1: %zu namespaces, %zu pods, %zu policies%s", r->n_namespaces,
+			 r->n_pods, r->n_policies, r->staged ? " (some staged)" : "");
 	if (runsvc_check_only(r->svc)) {
 		runsvc_print_check_ok(r->svc, r->n_namespaces, r->n_pods, r->n_policies);
 		ret = CMD_OK;
@@ -1189,6 +1271,11 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	reload_started = true;
+	if (r->o.live.given) {
+		r->watcher = k8s_watcher_start(&r->o.live, r->o.state_dir, on_live_snapshot, r);
+		if (!r->watcher)
+			goto out; /* the reason is logged */
+	}
 	ctl = ctl_start(r->o.socket, ctl_handle, r, err, sizeof(err));
 	if (!ctl) {
 		log_errx("run: %s", err);
@@ -1216,6 +1303,9 @@ out:
 	if (!r->o.keep_rules || !running)
 		remove_rules(r);
 	stop_queues(r);
+	/* Before the reload thread: no snapshot may arrive after it. */
+	k8s_watcher_stop(r->watcher);
+	r->watcher = NULL;
 	if (reload_started) {
 		pthread_mutex_lock(&r->mu);
 		r->reload_stop = true;
@@ -1224,6 +1314,7 @@ out:
 		pthread_join(reload_thread, NULL);
 	}
 	audit_pipeline_stop(r->pipe);
+	pol_cluster_free(r->live_next);
 	snap_free(r->snap);
 	if (sfd >= 0)
 		close(sfd);

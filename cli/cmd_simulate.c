@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/flowline.h"
 #include "cli/offline.h"
+#include "k8s/kubeconfig.h"
 #include "core/log.h"
 #include "policy/model.h"
 
@@ -26,6 +27,8 @@ static void usage(FILE *out)
 		"\n"
 		"  --cluster PATH  manifest file (YAML, multi-document YAML, JSON, kubectl\n"
 		"                  List output) or a directory of them; repeatable\n"
+		"Or read the live cluster once from the API server instead of --cluster:\n"
+		K8S_CONN_USAGE
 		"  --flows FILE    flow lines to decide (default: standard input, also '-')\n"
 		"  --node NAME     decide as the instance on node NAME: only its pods are\n"
 		"                  enforced (default: every pod counts as local)\n"
@@ -51,6 +54,7 @@ static void usage(FILE *out)
 
 struct simulate_opts {
 	struct offline_paths clusters;
+	struct k8s_conn_opts live;
 	const char *flows;
 	const char *node;
 	unsigned eval_flags;
@@ -60,6 +64,7 @@ static int parse_args(int argc, char **argv, struct simulate_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "cluster", required_argument, NULL, 'c' },
+		K8S_CONN_LONGOPTS,
 		{ "flows", required_argument, NULL, 'f' },
 		{ "node", required_argument, NULL, 'n' },
 		{ "enforced-only", no_argument, NULL, 'e' },
@@ -71,6 +76,8 @@ static int parse_args(int argc, char **argv, struct simulate_opts *o)
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (k8s_conn_opts_getopt(&o->live, c, optarg))
+			continue;
 		switch (c) {
 		case 'c':
 			if (!optarg[0]) {
@@ -115,8 +122,12 @@ static int parse_args(int argc, char **argv, struct simulate_opts *o)
 			 argv[optind]);
 		return CMD_USAGE;
 	}
-	if (o->clusters.n == 0) {
-		log_errx("simulate: --cluster PATH is required; see 'npshim simulate --help'");
+	if (o->clusters.n == 0 && !o->live.given) {
+		log_errx("simulate: --cluster PATH or --kubeconfig/--in-cluster is required; see 'npshim simulate --help'");
+		return CMD_USAGE;
+	}
+	if (o->clusters.n && o->live.given) {
+		log_errx("simulate: --cluster and --kubeconfig/--context/--in-cluster/--sa-dir exclude each other");
 		return CMD_USAGE;
 	}
 	return CMD_OK;
@@ -239,7 +250,7 @@ int cmd_simulate(int argc, char **argv)
 		}
 		name = o.flows;
 	}
-	ret = offline_load_model("simulate", o.clusters.v, o.clusters.n, o.node, &model);
+	ret = offline_load_model_from("simulate", o.clusters.v, o.clusters.n, &o.live, o.node, &model);
 	if (ret == CMD_OK)
 		ret = run_flows(model, o.eval_flags, in, name);
 	pol_model_free(model);

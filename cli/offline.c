@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "k8s/diag.h"
 #include "k8s/files.h"
+#include "k8s/live.h"
 #include "policy/model.h"
 
 int offline_paths_add(struct offline_paths *p, const char *path)
@@ -45,6 +46,13 @@ static bool node_has_pods(const struct pol_cluster *c, const char *node)
 int offline_load_model(const char *cmd, const char *const *paths, size_t n_paths,
 		       const char *node_name, struct pol_model **out)
 {
+	return offline_load_model_from(cmd, paths, n_paths, NULL, node_name, out);
+}
+
+int offline_load_model_from(const char *cmd, const char *const *paths, size_t n_paths,
+			    const struct k8s_conn_opts *live, const char *node_name,
+			    struct pol_model **out)
+{
 	struct pol_build_opts opts = { .node_name = node_name };
 	struct pol_cluster *cluster;
 	struct k8s_diag diag;
@@ -60,7 +68,20 @@ int offline_load_model(const char *cmd, const char *const *paths, size_t n_paths
 	}
 	k8s_diag_init(&diag);
 	errno = 0;
-	n_errors = k8s_files_load(cluster, paths, n_paths, &diag);
+	if (live && live->given) {
+		/* The API server's state, read once (list of the three kinds). */
+		if (k8s_live_load(live, cluster, &diag) < 0) {
+			fflush(stdout);
+			k8s_diag_print(&diag, stderr);
+			k8s_diag_free(&diag);
+			pol_cluster_free(cluster);
+			log_errx("%s: cannot read the cluster from the API server", cmd);
+			return CMD_FAILURE;
+		}
+		n_errors = diag.n_errors;
+	} else {
+		n_errors = k8s_files_load(cluster, paths, n_paths, &diag);
+	}
 	/* Every diagnostic, notes included, so one run shows all problems. */
 	fflush(stdout);
 	k8s_diag_print(&diag, stderr);

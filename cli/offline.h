@@ -19,6 +19,15 @@ struct pol_model;
 int offline_load_model(const char *cmd, const char *const *paths, size_t n_paths,
 		       const char *node_name, struct pol_model **out);
 
+/* The same, from the API server when live->given (--kubeconfig,
+ * --context, --in-cluster, --sa-dir; the paths are then ignored), else
+ * from the paths. A connection or permission failure returns CMD_FAILURE
+ * after printing the reason. */
+struct k8s_conn_opts;
+int offline_load_model_from(const char *cmd, const char *const *paths, size_t n_paths,
+			    const struct k8s_conn_opts *live, const char *node_name,
+			    struct pol_model **out);
+
 /* A growable list of --cluster arguments (borrowed strings). */
 struct offline_paths {
 	const char **v;
