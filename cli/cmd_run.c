@@ -101,6 +101,8 @@ static void usage(FILE *out)
 		"watched; the last good state is kept in --state-dir and served at start):\n"
 		K8S_CONN_USAGE
 		"  --state-dir DIR    last good cluster state (default /var/lib/npshim)\n"
+		"\n"
+		"Running as a service (systemd unit, settings file, metrics; see npshim(8)):\n"
 		"  --config PATH      settings file, key = value (default %s when it\n"
 		"                     exists); every flag above is a key; flags override it\n"
 		"  --no-config        do not read the default settings file\n"

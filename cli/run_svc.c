@@ -84,8 +84,18 @@ static const char *const level_choices[] = { "error", "warn", "info", "debug", N
 
 const struct conf_key runsvc_keys[] = {
 	{ .name = "cluster", .type = CONF_STRING, .flag = "--cluster", .repeat = true,
-	  .def = "(none; required)",
+	  .def = "(none; this, kubeconfig or in-cluster is required)",
 	  .help = "manifest file or directory; repeat the key for several" },
+	{ .name = "kubeconfig", .type = CONF_STRING, .flag = "--kubeconfig", .def = "($KUBECONFIG)",
+	  .help = "kubeconfig file(s), ':'-separated: watch the API server instead of files" },
+	{ .name = "context", .type = CONF_STRING, .flag = "--context", .def = "(current-context)",
+	  .help = "kubeconfig context" },
+	{ .name = "in-cluster", .type = CONF_BOOL, .flag = "--in-cluster", .def = "false",
+	  .help = "watch the API server with the pod's service account" },
+	{ .name = "sa-dir", .type = CONF_STRING, .flag = "--sa-dir",
+	  .def = "/var/run/secrets/kubernetes.io/serviceaccount", .help = "service-account directory" },
+	{ .name = "state-dir", .type = CONF_STRING, .flag = "--state-dir", .def = "/var/lib/npshim",
+	  .help = "where the last good cluster state from the API server is kept" },
 	{ .name = "mode", .type = CONF_ENUM, .flag = "--mode", .choices = mode_choices,
 	  .def = "enforce", .help = "enforce drops denied connections; audit only records them" },
 	{ .name = "node", .type = CONF_STRING, .flag = "--node", .def = "(every pod is local)",
@@ -103,6 +113,8 @@ const struct conf_key runsvc_keys[] = {
 	  .def = "forward", .help = "where the rules hook in: forward, input, output (comma-separated)" },
 	{ .name = "keep-rules", .type = CONF_BOOL, .flag = "--keep-rules", .def = "false",
 	  .help = "leave the rules in place at exit" },
+	{ .name = "rules-check", .type = CONF_DURATION, .flag = "--rules-check", .def = "10s",
+	  .help = "how often to check the rules are in place and reinstall them (0 = never)" },
 	{ .name = "mark", .type = CONF_CUSTOM, .flag = "--mark", .check = check_mark,
 	  .def = "0x4000000", .help = "connection mark bits of a decided flow" },
 	{ .name = "socket", .type = CONF_STRING, .flag = "--socket", .def = CTL_DEFAULT_SOCKET,
@@ -144,7 +156,11 @@ struct runsvc {
 	struct sdn_watchdog *wdog;
 	ctl_handler status;
 	void *ctx;
-	atomic_bool ready;
+	/* READY=1 needs both: everything started, and a model (in API
+	 * server mode the first one arrives after the start). */
+	pthread_mutex_t ready_mu;
+	bool started, model_ok;
+	atomic_bool ready; /* READY=1 sent and not stopping */
 	uint64_t stall_ns;
 
 	pthread_mutex_t mu; /* progress */
@@ -196,6 +212,7 @@ int runsvc_prepare(struct runsvc **out, int *argcp, char ***argvp)
 		return CMD_FAILURE;
 	}
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->ready_mu, NULL);
 	atomic_init(&s->ready, false);
 	/* First pass: where the configuration comes from. */
 	for (int i = 1; i < argc; i++) {
@@ -323,10 +340,33 @@ struct metrics_q *runsvc_queue(struct runsvc *s, size_t i)
 	return s ? metrics_queue(s->metrics, i) : NULL;
 }
 
+/* Send READY=1 once started with a model; true when it was sent now. */
+static bool maybe_ready(struct runsvc *s, const char *status)
+{
+	bool now = false;
+
+	pthread_mutex_lock(&s->ready_mu);
+	if (s->started && s->model_ok && !atomic_load(&s->ready)) {
+		sdn_ready("%s", status);
+		atomic_store(&s->ready, true);
+		now = true;
+	}
+	pthread_mutex_unlock(&s->ready_mu);
+	return now;
+}
+
 void runsvc_rebuilt(struct runsvc *s, uint64_t t0_ns, bool ok)
 {
-	if (s)
-		metrics_model_rebuilt(s->metrics, (double)(metrics_now_ns() - t0_ns) / 1e9, ok);
+	if (!s)
+		return;
+	metrics_model_rebuilt(s->metrics, (double)(metrics_now_ns() - t0_ns) / 1e9, ok);
+	if (!ok)
+		return;
+	pthread_mutex_lock(&s->ready_mu);
+	s->model_ok = true;
+	pthread_mutex_unlock(&s->ready_mu);
+	if (maybe_ready(s, "running: first model loaded"))
+		log_info("ready: the first model is loaded");
 }
 
 /* ---- health ---- */
@@ -395,7 +435,9 @@ static bool svc_ready(void *ctx, char *why, size_t len)
 	bool ok = true;
 
 	if (!atomic_load(&s->ready)) {
-		snprintf(why, len, "starting");
+		pthread_mutex_lock(&s->ready_mu);
+		snprintf(why, len, "%s", s->started ? "waiting for the first cluster state" : "starting");
+		pthread_mutex_unlock(&s->ready_mu);
 		return false;
 	}
 	st = get_status(s);
@@ -475,8 +517,11 @@ int runsvc_started(struct runsvc *s, ctl_handler status, void *ctx, const char *
 			log_info("metrics on http://%s/metrics", s->metrics_addr);
 		}
 	}
-	atomic_store(&s->ready, true);
-	sdn_ready("%s", sum);
+	pthread_mutex_lock(&s->ready_mu);
+	s->started = true;
+	pthread_mutex_unlock(&s->ready_mu);
+	if (!maybe_ready(s, sum))
+		sdn_status("started; waiting for the first cluster state");
 	s->wdog = sdn_watchdog_start(svc_alive, s);
 	return 0;
 }
@@ -489,7 +534,9 @@ void runsvc_reloading(struct runsvc *s)
 
 void runsvc_reloaded(struct runsvc *s, bool ok, uint64_t generation, const char *error)
 {
-	if (!s)
+	/* Before READY (starting, or waiting for the first model) there is
+	 * no RELOADING=1 to answer. */
+	if (!s || !atomic_load(&s->ready))
 		return;
 	if (ok)
 		sdn_ready("running: model generation %llu", (unsigned long long)generation);
@@ -502,9 +549,12 @@ void runsvc_stopping(struct runsvc *s)
 {
 	if (!s)
 		return;
-	if (atomic_load(&s->ready))
+	pthread_mutex_lock(&s->ready_mu);
+	if (s->started)
 		sdn_stopping("stopping");
+	s->started = false;
 	atomic_store(&s->ready, false);
+	pthread_mutex_unlock(&s->ready_mu);
 	sdn_watchdog_stop(s->wdog);
 	s->wdog = NULL;
 	metrics_stop(s->metrics);
@@ -521,5 +571,6 @@ void runsvc_free(struct runsvc *s)
 	free(s->config_path);
 	free(s->metrics_addr);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->ready_mu);
 	free(s);
 }

@@ -667,11 +667,12 @@ int metrics_serve(struct metrics *m, const char *addr, const struct metrics_ops 
 	m->ops = ops;
 	m->ctx = ctx;
 	errno = 0;
+	/* The logger first, or MHD logs the options before it itself. */
 	m->httpd = MHD_start_daemon(flags, port, NULL, NULL, handle, m,
+				    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, m,
 				    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				    MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
 				    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-				    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, m,
 				    MHD_OPTION_END);
 	if (!m->httpd) {
 		int e = errno ? errno : EADDRINUSE;
