@@ -13,6 +13,13 @@
 
 #include "audit/record.h"
 
+/* sort_n() with an empty (possibly NULL) array is undefined: skip it. */
+static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 /* ---- labels -------------------------------------------------------- */
 
 bool rec_label_is_instance(const char *key)
@@ -104,7 +111,7 @@ static bool selects_exactly(const struct pol_label *pick, size_t k,
 	struct pol_selector sel = { 0 };
 
 	memcpy(sorted, pick, k * sizeof(*pick));
-	qsort(sorted, k, sizeof(*sorted), label_key_cmp);
+	sort_n(sorted, k, sizeof(*sorted), label_key_cmp);
 	sel.match_labels.items = sorted;
 	sel.match_labels.n = k;
 	for (size_t i = 0; i < n; i++)
@@ -130,7 +137,7 @@ int rec_choose_selector(const struct pol_labels *stable, const struct pol_pod *c
 		if (!all)
 			return -1;
 		memcpy(all, stable->items, stable->n * sizeof(*all));
-		qsort(all, stable->n, sizeof(*all), label_pref_cmp);
+		sort_n(all, stable->n, sizeof(*all), label_pref_cmp);
 		memcpy(cand, all, nc * sizeof(*cand));
 		free(all);
 	}
@@ -217,7 +224,7 @@ size_t rec_merge_addrs(const struct pol_ip *addrs, size_t n, unsigned prefix4,
 		if (k == n_out)
 			out[n_out++] = c;
 	}
-	qsort(out, n_out, sizeof(*out), ip_cmp); /* addr is the first member */
+	sort_n(out, n_out, sizeof(*out), ip_cmp); /* addr is the first member */
 	for (size_t i = 0; of && i < n; i++) {
 		of[i] = 0;
 		for (size_t k = 0; k < n_out; k++)
@@ -240,7 +247,7 @@ size_t rec_port_ranges(struct rec_port *ports, size_t n, struct rec_port *out)
 {
 	size_t n_out = 0;
 
-	qsort(ports, n, sizeof(*ports), port_cmp);
+	sort_n(ports, n, sizeof(*ports), port_cmp);
 	for (size_t i = 0; i < n; i++) {
 		struct rec_port *last = n_out ? &out[n_out - 1] : NULL;
 		uint16_t top = last ? (last->end_port ? last->end_port : last->port) : 0;
@@ -483,7 +490,7 @@ static char *group_desc(struct grp_tmp *g, size_t n_pods)
 {
 	bool bare = true;
 
-	qsort(g->wls, g->n_wls, sizeof(*g->wls), str_cmp);
+	sort_n(g->wls, g->n_wls, sizeof(*g->wls), str_cmp);
 	for (size_t i = 0; i < g->n_wls; i++)
 		bare = bare && strncmp(g->wls[i], "Pod ", 4) == 0;
 	if (g->n_wls == 1)
@@ -538,7 +545,7 @@ static int make_groups(struct builder *b)
 		}
 		n_ents++;
 	}
-	qsort(ents, n_ents, sizeof(*ents), ent_cmp);
+	sort_n(ents, n_ents, sizeof(*ents), ent_cmp);
 	gt = calloc(n_ents ? n_ents : 1, sizeof(*gt));
 	if (!gt)
 		goto out;
@@ -573,7 +580,8 @@ static int make_groups(struct builder *b)
 		i = j;
 	}
 	/* Groups no selector can tell apart are one. */
-	qsort_r(gt, n_gt, sizeof(*gt), grp_stable_cmp, NULL);
+	if (n_gt > 1)
+		qsort_r(gt, n_gt, sizeof(*gt), grp_stable_cmp, NULL);
 	b->r->groups = calloc(n_gt ? n_gt : 1, sizeof(*b->r->groups));
 	if (!b->r->groups)
 		goto out;
@@ -987,7 +995,8 @@ static int build_rules(struct builder *b, struct edges *e, struct slot *s, struc
 			free(tmp);
 			goto out;
 		}
-		memcpy(tmp, acc[k].ports, acc[k].n_ports * sizeof(*tmp));
+		if (acc[k].n_ports)
+			memcpy(tmp, acc[k].ports, acc[k].n_ports * sizeof(*tmp));
 		acc[k].n_ranges = rec_port_ranges(tmp, acc[k].n_ports, acc[k].ranges);
 		free(tmp);
 	}
@@ -1019,10 +1028,10 @@ static int build_rules(struct builder *b, struct edges *e, struct slot *s, struc
 			widen(&r->first_ms, &r->last_ms, acc[m].peer.first_ms, acc[m].peer.last_ms);
 		}
 		sort_ns = p->ns;
-		qsort(r->peers, r->n_peers, sizeof(*r->peers), peer_qsort_cmp);
+		sort_n(r->peers, r->n_peers, sizeof(*r->peers), peer_qsort_cmp);
 	}
 	sort_ns = p->ns;
-	qsort(p->rules, p->n_rules, sizeof(*p->rules), rule_qsort_cmp);
+	sort_n(p->rules, p->n_rules, sizeof(*p->rules), rule_qsort_cmp);
 	ret = 0;
 out:
 	for (size_t k = 0; acc && k < n_acc; k++) {
@@ -1273,14 +1282,14 @@ int rec_build(const struct pol_model *model, const struct audit_obs_set *obs,
 		b.real[i] = pod_is_real(b.cl->pods[i]);
 	}
 	sort_cl = b.cl;
-	qsort(b.ns_order, b.n_by_ptr, sizeof(*b.ns_order), ns_order_cmp);
+	sort_n(b.ns_order, b.n_by_ptr, sizeof(*b.ns_order), ns_order_cmp);
 	if (existing && existing->n_policies) {
 		b.existing = malloc(existing->n_policies * sizeof(*b.existing));
 		if (!b.existing)
 			goto out;
 		memcpy(b.existing, existing->policies, existing->n_policies * sizeof(*b.existing));
 		b.n_existing = existing->n_policies;
-		qsort(b.existing, b.n_existing, sizeof(*b.existing), pol_name_cmp);
+		sort_n(b.existing, b.n_existing, sizeof(*b.existing), pol_name_cmp);
 	}
 	if (make_groups(&b) < 0 || choose_selectors(&b) < 0)
 		goto out;
@@ -1290,7 +1299,7 @@ int rec_build(const struct pol_model *model, const struct audit_obs_set *obs,
 		goto out;
 	for (size_t i = 0; i < b.n_by_ptr; i++)
 		b.by_ptr[i] = b.cl->pods[i];
-	qsort(b.by_ptr, b.n_by_ptr, sizeof(*b.by_ptr), ptr_cmp);
+	sort_n(b.by_ptr, b.n_by_ptr, sizeof(*b.by_ptr), ptr_cmp);
 	for (size_t i = 0; i < b.n_by_ptr; i++)
 		b.grp_by_addr[pod_index(&b, b.cl->pods[i])] = b.pod_group[i];
 	/* Namespaces. */
@@ -1309,7 +1318,7 @@ int rec_build(const struct pol_model *model, const struct audit_obs_set *obs,
 				goto out;
 		}
 	}
-	qsort(out->namespaces, out->n_namespaces, sizeof(*out->namespaces), str_cmp);
+	sort_n(out->namespaces, out->n_namespaces, sizeof(*out->namespaces), str_cmp);
 	e.ing = malloc((out->n_groups + 1) * sizeof(*e.ing));
 	e.egr = malloc((out->n_groups + 1) * sizeof(*e.egr));
 	resolvers = calloc(out->n_groups + 1, sizeof(*resolvers));
@@ -1379,7 +1388,7 @@ int rec_build(const struct pol_model *model, const struct audit_obs_set *obs,
 	}
 	/* Group edges by slot, then emit policies in a stable order:
 	 * namespace; default-deny, DNS, then groups by name, ingress first. */
-	qsort(e.v, e.n, sizeof(*e.v), edge_slot_cmp);
+	sort_n(e.v, e.n, sizeof(*e.v), edge_slot_cmp);
 	for (size_t i = 0, s = SIZE_MAX; i < e.n; i++) {
 		if (e.v[i].slot != s) {
 			s = e.v[i].slot;

@@ -331,7 +331,8 @@ static bool analyse(struct report *rp)
 		if (rp->res->used[i] && per_day <= 1.0)
 			rp->rare[rp->n_rare++] = (struct rare){ .o = o, .per_day = per_day };
 	}
-	qsort(rp->rare, rp->n_rare, sizeof(*rp->rare), rare_cmp);
+	if (rp->n_rare > 1)
+		qsort(rp->rare, rp->n_rare, sizeof(*rp->rare), rare_cmp);
 	for (size_t i = 0; i < rp->res->n_notes; i++) {
 		char *w = strdup(rp->res->notes[i]);
 

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "audit/recommend.h"
+#include "audit/record.h"
 #include "audit/replay.h"
 #include "k8s/diag.h"
 #include "k8s/files.h"
@@ -384,6 +385,178 @@ static void test_apply(void)
 	pol_cluster_free(c);
 }
 
+/* ---- random clusters: the proof must always hold ---- */
+
+static uint64_t rng = 88172645463325252ULL;
+
+static unsigned rnd(unsigned n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng % n);
+}
+
+static void labels_text(const struct pol_labels *l, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->items[i].key, "pod-template-hash") != 0)
+			snprintf(buf + strlen(buf), len - strlen(buf), "%s%s=%s", buf[0] ? "," : "",
+				 l->items[i].key, l->items[i].value);
+}
+
+static void random_round(unsigned round)
+{
+	static const char *const apps[] = { "a", "b", "c", "d" };
+	static const char *const tiers[] = { "x", "y" };
+	static const char *const nss[] = { "n1", "n2", "n3" };
+	struct pol_cluster *c = pol_cluster_new(), *ghosts = pol_cluster_new(), *proof_cl;
+	struct audit_obs_set obs = { 0 };
+	struct rec_opts opts = { .cidr_prefix = 24, .cidr_prefix6 = 64, .include_denied = true };
+	struct rec_result res;
+	struct pol_model *m, *proof;
+	struct rec_cover *cover;
+	struct k8s_diag diag;
+	unsigned n_pods = 4 + rnd(14);
+	size_t pairs, missing, errs;
+	char err[512];
+	cJSON *list, *items;
+	char *text;
+
+	for (int i = 0; i < 3; i++) {
+		char l[64];
+
+		snprintf(l, sizeof(l), "kubernetes.io/metadata.name=%s", nss[i]);
+		fx_ns(c, nss[i], l);
+	}
+	for (unsigned i = 0; i < n_pods; i++) {
+		char name[32], labels[128], ip[32];
+		struct pol_pod *p;
+		unsigned app = rnd(4);
+
+		snprintf(name, sizeof(name), "p%u", i);
+		snprintf(ip, sizeof(ip), "10.0.%u.%u", round % 200, i + 1);
+		/* Sometimes no labels at all, sometimes only a hash. */
+		switch (rnd(8)) {
+		case 0:
+			labels[0] = '\0';
+			break;
+		case 1:
+			snprintf(labels, sizeof(labels), "pod-template-hash=h%u", rnd(3));
+			break;
+		default:
+			snprintf(labels, sizeof(labels), "app=%s,tier=%s%s", apps[app], tiers[rnd(2)],
+				 rnd(2) ? ",pod-template-hash=h1" : "");
+		}
+		p = fx_pod(c, nss[rnd(3)], name, labels, ip, NULL, NULL);
+		if (rnd(2))
+			owned(p, rnd(2) ? "StatefulSet" : "DaemonSet", apps[app]);
+	}
+	for (unsigned f = 0; f < 25; f++) {
+		const struct pol_pod *a = c->pods[rnd(n_pods)], *b = c->pods[rnd(n_pods)];
+		char sl[256], dl[256], sip[POL_IP_STRLEN], dip[POL_IP_STRLEN], ext[32];
+		const char *skind, *sname, *dkind, *dname;
+		size_t slen, dlen;
+		char sn[64], dn[64];
+		uint8_t proto = rnd(6) == 0 ? POL_PROTO_UDP : rnd(10) == 0 ? POL_PROTO_ICMP : POL_PROTO_TCP;
+		uint16_t port = proto == POL_PROTO_ICMP ? 0 : (uint16_t)(80 + rnd(5));
+
+		labels_text(&a->labels, sl, sizeof(sl));
+		labels_text(&b->labels, dl, sizeof(dl));
+		audit_workload_of(a, &skind, &sname, &slen);
+		audit_workload_of(b, &dkind, &dname, &dlen);
+		snprintf(sn, sizeof(sn), "%.*s", (int)slen, sname);
+		snprintf(dn, sizeof(dn), "%.*s", (int)dlen, dname);
+		pol_ip_format(&a->ips[0], sip, sizeof(sip));
+		pol_ip_format(&b->ips[0], dip, sizeof(dip));
+		switch (rnd(6)) {
+		case 0: /* to an external address */
+			snprintf(ext, sizeof(ext), "203.0.%u.%u", rnd(2), 1 + rnd(4));
+			add_row(&obs, a->ns, skind, sn, sip, sl, "", "External", ext, ext, "", proto, port, 1 + rnd(5));
+			break;
+		case 1: /* from a pod that is gone */
+			add_row(&obs, a->ns, "Deployment", "gone", "10.99.0.1", "app=gone", b->ns, dkind, dn, dip,
+				dl, proto, port, 1);
+			break;
+		default:
+			add_row(&obs, a->ns, skind, sn, sip, sl, b->ns, dkind, dn, dip, dl, proto, port, 1 + rnd(5));
+		}
+	}
+	audit_obs_set_sort(&obs);
+	m = pol_model_build(pol_cluster_clone(c), NULL, err, sizeof(err));
+	T_ASSERT(m && audit_obs_resolve(&obs, m, ghosts) == 0, "round %u: resolve", round);
+	pol_model_free(m);
+	proof_cl = pol_cluster_clone(c);
+	{
+		struct pol_cluster *g = pol_cluster_clone(ghosts);
+
+		pol_cluster_merge(proof_cl, g);
+		pol_cluster_free(g);
+	}
+	m = pol_model_build(pol_cluster_clone(proof_cl), NULL, err, sizeof(err));
+	T_ASSERT(m != NULL, "round %u: base model: %s", round, err);
+	if (!m)
+		goto out;
+	T_ASSERT(rec_build(m, &obs, c, &opts, &res) == 0, "round %u: build", round);
+	list = cJSON_CreateObject();
+	cJSON_AddStringToObject(list, "apiVersion", "v1");
+	cJSON_AddStringToObject(list, "kind", "List");
+	items = cJSON_AddArrayToObject(list, "items");
+	for (size_t i = 0; i < res.n_policies; i++)
+		cJSON_AddItemToArray(items, rec_policy_json(&res.policies[i]));
+	text = cJSON_Print(list);
+	cJSON_Delete(list);
+	k8s_diag_init(&diag);
+	errs = k8s_load_buffer("recommended", text, strlen(text), K8S_FORMAT_JSON, proof_cl, &diag);
+	T_ASSERT(errs == 0, "round %u: recommended policies load", round);
+	if (errs)
+		k8s_diag_print(&diag, stdout);
+	k8s_diag_free(&diag);
+	free(text);
+	proof = pol_model_build(proof_cl, NULL, err, sizeof(err));
+	proof_cl = NULL;
+	T_ASSERT(proof != NULL, "round %u: proof model: %s", round, err);
+	if (proof) {
+		cover = calloc(obs.n + 1, sizeof(*cover));
+		missing = rec_prove(proof, &obs, &res, 0, cover, &pairs);
+		{
+			size_t used = 0;
+
+			for (size_t i = 0; i < res.n_used; i++)
+				used += res.used[i];
+			T_ASSERT(used > 0 && pairs >= used, "round %u: %zu observations used", round, used);
+		}
+		T_ASSERT(missing == 0, "round %u: %zu of %zu observations not covered", round, missing, obs.n);
+		for (size_t i = 0; missing && i < obs.n; i++)
+			if (!cover[i].covered) {
+				char s1[200], s2[200];
+
+				printf("  not covered: %s -> %s %u/%u\n",
+				       audit_obs_ep_name(&obs.v[i]->src, s1, sizeof(s1)),
+				       audit_obs_ep_name(&obs.v[i]->dst, s2, sizeof(s2)), obs.v[i]->port,
+				       obs.v[i]->proto);
+			}
+		free(cover);
+		pol_model_free(proof);
+	}
+	rec_result_free(&res);
+	pol_model_free(m);
+out:
+	pol_cluster_free(proof_cl);
+	audit_obs_set_free(&obs);
+	pol_cluster_free(ghosts);
+	pol_cluster_free(c);
+}
+
+static void test_random_coverage(void)
+{
+	unsigned before = t_failed;
+
+	for (unsigned round = 0; round < 150 && t_failed == before; round++)
+		random_round(round);
+}
+
 int main(void)
 {
 	test_instance_labels();
@@ -394,5 +567,6 @@ int main(void)
 	test_build_and_prove();
 	test_bad_rows();
 	test_apply();
+	test_random_coverage();
 	return T_REPORT();
 }
