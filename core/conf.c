@@ -104,7 +104,7 @@ static bool check_value(const struct conf_key *k, const char *v, char *why, size
 		for (size_t i = 0; k->choices[i]; i++)
 			found = found || strcmp(v, k->choices[i]) == 0;
 		if (!found) {
-			char c[256];
+			char c[200]; /* choices lists are short; leaves room in why */
 
 			choices_text(k, c, sizeof(c));
 			snprintf(why, whylen, "expected %s", c);
