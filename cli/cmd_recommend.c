@@ -213,6 +213,7 @@ struct report {
 	uint64_t connections;
 	int64_t recorded_ms, runs_first_ms; /* recording periods in the window */
 	int64_t first_ms, last_ms;           /* of the flows used */
+	size_t runs_denied, runs_all;        /* recording periods by --record */
 	double days;
 	struct rare *rare;
 	size_t n_rare;
@@ -320,6 +321,16 @@ static bool analyse(struct report *rp)
 				     rec_cli_duration(span, d, sizeof(d))) < 0 || !add_warning(rp, w))
 				return false;
 		}
+	}
+	if (rp->runs_denied) {
+		char *w;
+
+		if (asprintf(&w, "%zu of the %zu recording period%s in the window used --record denied: "
+			     "connections allowed at the time were not recorded, and the default-deny "
+			     "blocks those no other policy allows; record with --record all",
+			     rp->runs_denied, rp->runs_denied + rp->runs_all,
+			     rp->runs_denied + rp->runs_all == 1 ? "" : "s") < 0 || !add_warning(rp, w))
+			return false;
 	}
 	rp->rare = calloc(rp->obs->n + 1, sizeof(*rp->rare));
 	if (!rp->rare)
@@ -617,6 +628,10 @@ int cmd_recommend(int argc, char **argv)
 	if (store_query_coverage(reader, since, now + 1, &rp.recorded_ms, &rp.runs_first_ms, err,
 				 sizeof(err)) < 0) {
 		log_errx("recommend: %s", err);
+		ret = CMD_USAGE;
+		goto out;
+	}
+	if (rec_cli_record_scope("recommend", reader, since, &rp.runs_denied, &rp.runs_all) < 0) {
 		ret = CMD_USAGE;
 		goto out;
 	}

@@ -433,6 +433,19 @@ int cmd_replay(int argc, char **argv)
 	if (obs.n == 0)
 		log_warnx("replay: no recorded flow in the last %s: nothing to check against",
 			  a.since_text);
+	{
+		size_t runs_denied = 0, runs_all = 0;
+
+		if (rec_cli_record_scope("replay", reader, (int64_t)time(NULL) - (int64_t)a.since_s,
+					 &runs_denied, &runs_all) < 0) {
+			ret = CMD_USAGE;
+			goto out;
+		}
+		if (runs_denied)
+			log_warnx("replay: %zu recording period%s used --record denied: connections "
+				  "allowed at the time are not in the history and cannot be checked",
+				  runs_denied, runs_denied == 1 ? "" : "s");
+	}
 	if (a.json) {
 		ret = print_json(&a, &obs, changes, n_changes, pairs, replaced, added, deleted, broken);
 		if (ret != CMD_OK) {

@@ -123,6 +123,43 @@ int rec_cli_read_flows(const char *cmd, struct store_reader *r, int64_t since_s,
 	return CMD_OK;
 }
 
+struct scope_ctx {
+	size_t denied, all;
+};
+
+static int scope_row(void *vctx, size_t ncols, const char *const *names,
+		     const struct store_val *vals)
+{
+	struct scope_ctx *c = vctx;
+
+	(void)names;
+	if (ncols >= 2 && vals[0].type == STORE_VAL_TEXT && vals[1].type == STORE_VAL_INT) {
+		if (strcmp(vals[0].s, "denied") == 0)
+			c->denied += (size_t)vals[1].i;
+		else if (strcmp(vals[0].s, "all") == 0)
+			c->all += (size_t)vals[1].i;
+	}
+	return 0;
+}
+
+int rec_cli_record_scope(const char *cmd, struct store_reader *r, int64_t since_s,
+			 size_t *denied, size_t *all)
+{
+	struct scope_ctx c = { 0 };
+	char sql[256], err[512] = "";
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT record, count(*) AS n FROM runs WHERE last_seen >= %" PRId64 " GROUP BY record",
+		 since_s * 1000);
+	if (store_query_sql(r, sql, scope_row, &c, err, sizeof(err)) < 0) {
+		log_errx("%s: reading recording periods: %s", cmd, err);
+		return -1;
+	}
+	*denied = c.denied;
+	*all = c.all;
+	return 0;
+}
+
 /* ---- cluster ----------------------------------------------------------- */
 
 int rec_cli_load(const char *cmd, const char *what, const char *const *paths, size_t n,

@@ -27,6 +27,13 @@ struct store_reader;
 int rec_cli_read_flows(const char *cmd, struct store_reader *r, int64_t since_s,
 		       struct audit_obs_set *out, size_t *rows);
 
+/* Whether the recording periods in the window used --record denied (only
+ * denies were kept: flows allowed at the time are missing from history).
+ * *denied gets the number of such periods, *all the --record all ones.
+ * 0, or -1 after printing why. */
+int rec_cli_record_scope(const char *cmd, struct store_reader *r, int64_t since_s,
+			 size_t *denied, size_t *all);
+
 /* Load cluster files into a new cluster (*out). CMD_OK, CMD_USAGE after
  * printing every diagnostic, or CMD_FAILURE. what names the flag in
  * messages ("--cluster"). */

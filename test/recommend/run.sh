@@ -286,6 +286,13 @@ check "edges: flows dropped under enforce are left out and counted" \
 "$NPSHIM" recommend --db "$T/deny.db" --cluster "$DATA/shop" -n shop --include-denied --output json >"$T/deny2.json" 2>/dev/null
 check "edges: --include-denied covers them" \
 	jq -e '.coverage.left_out.denied_under_enforce == 0 and .coverage.flows == 2 and .coverage.complete' "$T/deny2.json"
+"$FEED" --db "$T/denied.db" --cluster "$T/shop-applied" --mode audit --record denied <"$T/deny.jsonl" >/dev/null ||
+	bad "edges: feed denied"
+"$NPSHIM" recommend --db "$T/denied.db" --cluster "$DATA/shop" -n shop --output json >"$T/denied.json" 2>/dev/null
+check "edges: a history recorded with --record denied is warned about" \
+	jq -e '.coverage.warnings | map(test("--record denied")) | any' "$T/denied.json"
+check "edges: ... not when recorded with --record all" \
+	jq -e '.coverage.warnings | map(test("--record denied")) | any | not' "$T/deny.json"
 echo '{"src": "10.10.3.1", "dst": "10.10.2.1", "protocol": "ICMP", "count": 2}' >"$T/icmp.jsonl"
 feed "$T/icmp.db" --cluster "$DATA/shop" <"$T/icmp.jsonl" || bad "edges: feed icmp"
 "$NPSHIM" recommend --db "$T/icmp.db" --cluster "$DATA/shop" -n shop --output json >"$T/icmp.json" 2>/dev/null
