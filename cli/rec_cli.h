@@ -6,6 +6,9 @@
  * every diagnostic printed, building models from clones, and writing
  * Kubernetes objects as YAML a person would write (kubectl layout, comments
  * before list items). Messages go to stderr prefixed with the command.
+ *
+ * Ownership: clusters and models returned through *out belong to the
+ * caller (pol_cluster_free, pol_model_free); arguments are only read.
  */
 #ifndef NPSHIM_CLI_REC_CLI_H
 #define NPSHIM_CLI_REC_CLI_H
