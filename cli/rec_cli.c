@@ -15,6 +15,7 @@
 #include "audit/record.h"
 #include "cli/commands.h"
 #include "core/log.h"
+#include "k8s/decode.h"
 #include "k8s/diag.h"
 #include "k8s/files.h"
 #include "k8s/jsonpos.h"
@@ -35,6 +36,55 @@ struct read_ctx {
 static const char *col_text(const struct store_val *v)
 {
 	return v->type == STORE_VAL_TEXT && v->s ? v->s : "";
+}
+
+static bool labels_valid(const char *text, const char *what, char *err, size_t errlen)
+{
+	struct pol_labels l = { 0 };
+	bool ok = true;
+
+	if (!*text)
+		return true;
+	if (!audit_obs_parse_labels(text, &l)) {
+		snprintf(err, errlen, "%s: malformed label list '%.80s'", what, text);
+		pol_labels_clear(&l);
+		return false;
+	}
+	for (size_t i = 0; ok && i < l.n; i++) {
+		const char *why = k8s_check_label_key(l.items[i].key);
+
+		if (why) {
+			snprintf(err, errlen, "%s: label key '%.80s': %s", what, l.items[i].key, why);
+			ok = false;
+		} else if ((why = k8s_check_label_value(l.items[i].value))) {
+			snprintf(err, errlen, "%s: label %s value '%.80s': %s", what, l.items[i].key,
+				 l.items[i].value, why);
+			ok = false;
+		}
+	}
+	pol_labels_clear(&l);
+	return ok;
+}
+
+static bool is_pod_kind(const char *kind)
+{
+	return strcmp(kind, "Node") != 0 && strcmp(kind, "External") != 0;
+}
+
+bool rec_cli_row_valid(const struct audit_obs_row *r, char *err, size_t errlen)
+{
+	const char *why;
+
+	if (is_pod_kind(r->src_kind) && (why = k8s_check_dns1123_label(r->src_ns))) {
+		snprintf(err, errlen, "src_ns '%.80s': %s", r->src_ns, why);
+		return false;
+	}
+	if (is_pod_kind(r->dst_kind) && (why = k8s_check_dns1123_label(r->dst_ns))) {
+		snprintf(err, errlen, "dst_ns '%.80s': %s", r->dst_ns, why);
+		return false;
+	}
+	return labels_valid(r->src_labels, "src_labels", err, errlen) &&
+	       labels_valid(r->dst_labels, "dst_labels", err, errlen);
 }
 
 static int read_row(void *vctx, size_t ncols, const char *const *names,
@@ -84,6 +134,10 @@ static int read_row(void *vctx, size_t ncols, const char *const *names,
 	r.dst_ips = col_text(&vals[16]);
 	r.dst_pods = col_text(&vals[17]);
 	r.dst_labels = col_text(&vals[18]);
+	if (!rec_cli_row_valid(&r, c->err, sizeof(c->err))) {
+		c->ret = CMD_USAGE;
+		return 1;
+	}
 	if (!audit_obs_add_row(c->set, &r, c->err, sizeof(c->err))) {
 		c->ret = errno == ENOMEM ? CMD_FAILURE : CMD_USAGE;
 		return 1;

@@ -352,6 +352,26 @@ expect2 "bad input: -n of a namespace the cluster does not have" "-n prodution" 
 check "edges: a chosen namespace without traffic gets its default-deny and a warning" \
 	jq -e '(.items | map(select(.metadata.namespace == "billing")) | map(.metadata.name)) == ["default-deny"] and
 		(.coverage.warnings | map(test("namespace billing had no recorded traffic")) | any)' "$T/quiet.json"
+if python3 -c 'import sqlite3' 2>/dev/null; then
+	cp "$T/guide.db" "$T/tampered.db"
+	python3 - "$T/tampered.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE flow SET src_labels = 'app=we b' WHERE id = (SELECT min(id) FROM flow)")
+c.commit()
+PY
+	expect2 "bad input: a recorded label that is no valid label is named with its row" "row 1: src_labels: label app" \
+		"$NPSHIM" recommend --db "$T/tampered.db" --cluster "$GUIDE"
+	cp "$T/guide.db" "$T/tampered2.db"
+	python3 - "$T/tampered2.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE flow SET dst_ips = '10.0.0.999' WHERE id = (SELECT min(id) FROM flow)")
+c.commit()
+PY
+	expect2 "bad input: a recorded address that is no address is named" "'10.0.0.999' is not an IP address" \
+		"$NPSHIM" replay --db "$T/tampered2.db" --cluster "$GUIDE" --policies "$T/rec.yaml"
+fi
 check "help: recommend --help and replay --help exit 0" \
 	bash -c '"$1" recommend --help >/dev/null && "$1" replay --help >/dev/null' _ "$NPSHIM"
 
