@@ -11,6 +11,7 @@
 #   config    the example config (every key uncommented) passes
 #             --check-config; unknown key, bad value, duplicate key, missing
 #             '=' are errors with file:line; flags override the file
+#   journald  under systemd: "<N>" priority prefixes, no timestamps
 #   complete  bash completion completes commands, flags, values
 #   live      (root, NFQUEUE) npshim run in a node namespace with a
 #             NOTIFY_SOCKET listener: READY=1 only once the queue is bound
@@ -220,6 +221,20 @@ check "bad --metrics flag: exit 2" test $? -eq 2
 printf 'cluster = %s\n' "$T/missing.yaml" >"$T/miss.conf"
 "$NPSHIM" run --config "$T/miss.conf" --check-config >"$T/miss.out" 2>&1
 check "--check-config loads the cluster files (missing one: exit 2)" test $? -eq 2
+
+# ---- journald ----
+echo "logging under systemd"
+: >"$T/journal.err"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$T/journal.err") \
+	"$NPSHIM" run --no-config --cluster "$cluster" --check-config >/dev/null 2>>"$T/journal.err"
+check "stderr is the journal (JOURNAL_STREAM): '<6>info: ...', no timestamp, no name" \
+	grep -qE '^<6>info: model generation 1' "$T/journal.err"
+env -u INVOCATION_ID JOURNAL_STREAM=1:1 "$NPSHIM" run --no-config --cluster "$cluster" --check-config 2>&1 >/dev/null |
+	grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T.* npshim: info: model generation 1'
+check "JOURNAL_STREAM naming another stream: plain lines with timestamps" test $? -eq 0
+env -u JOURNAL_STREAM INVOCATION_ID=0123 "$NPSHIM" run --no-config --cluster "$cluster" --check-config 2>&1 >/dev/null |
+	grep -qE '^npshim: info: model generation 1'
+check "INVOCATION_ID (systemd, not the journal): no timestamp" test $? -eq 0
 
 # ---- completion ----
 echo "bash completion"
