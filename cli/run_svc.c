@@ -475,6 +475,16 @@ static bool svc_ready(void *ctx, char *why, size_t len)
 	return ok;
 }
 
+bool runsvc_alive(struct runsvc *s, char *why, size_t whylen)
+{
+	return s ? svc_alive(s, why, whylen) : true;
+}
+
+bool runsvc_ready(struct runsvc *s, char *why, size_t whylen)
+{
+	return s ? svc_ready(s, why, whylen) : true;
+}
+
 static cJSON *svc_status(void *ctx)
 {
 	return get_status(ctx);

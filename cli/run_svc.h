@@ -58,6 +58,10 @@ void runsvc_rebuilt(struct runsvc *s, uint64_t t0_ns, bool ok);
  * "status" like the control socket handler. 0 or -1 with err set. */
 int runsvc_started(struct runsvc *s, ctl_handler status, void *ctx, const char *summary,
 		   char *err, size_t errlen);
+/* What /healthz and /readyz answer (and the watchdog asks): false with
+ * the reason in why. */
+bool runsvc_alive(struct runsvc *s, char *why, size_t whylen);
+bool runsvc_ready(struct runsvc *s, char *why, size_t whylen);
 void runsvc_reloading(struct runsvc *s);
 void runsvc_reloaded(struct runsvc *s, bool ok, uint64_t generation, const char *error);
 void runsvc_stopping(struct runsvc *s);
