@@ -55,7 +55,7 @@ fi
 
 echo "--- simulate: flags and cluster errors"
 run "simulate --help" 0 "$npshim" simulate --help && grep -q "Usage: npshim simulate" "$tmp/out" && ok "simulate --help prints usage"
-run "simulate without --cluster" 2 "$npshim" simulate </dev/null && has_err "no --cluster is named" "--cluster PATH is required"
+run "simulate without --cluster" 2 "$npshim" simulate </dev/null && has_err "no --cluster is named" "--cluster PATH or --kubeconfig/--in-cluster is required"
 run "simulate unknown flag" 2 "$npshim" simulate --cluster "$guide" --bogus </dev/null && has_err "unknown flag is named" "unknown option '--bogus'"
 run "simulate --cluster without value" 2 "$npshim" simulate --cluster && has_err "missing value is named" "--cluster needs a value"
 run "simulate stray argument" 2 "$npshim" simulate --cluster "$guide" extra.jsonl </dev/null && has_err "stray argument is named" "unexpected argument 'extra.jsonl'"
