@@ -33,7 +33,8 @@ bool sdn_enabled(void)
 }
 
 /* state ("READY=1\n"...) then STATUS=<formatted text>. */
-static void notify(const char *state, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 2, 0)))
+notify(const char *state, const char *fmt, va_list ap)
 {
 	char status[512], msg[768];
 	int rc;
