@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "audit/mode.h"
@@ -197,6 +198,17 @@ static bool wants_help(int argc, char **argv)
 	return false;
 }
 
+/* The file decides what a root daemon enforces and where it writes: one
+ * others may change is worth a word (sshd refuses; we only warn). */
+static void warn_if_writable(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)))
+		log_warnx("run: %s is writable by %s; it decides what npshim enforces", path,
+			  (st.st_mode & S_IWOTH) ? "every user" : "its group");
+}
+
 int runsvc_prepare(struct runsvc **out, int *argcp, char ***argvp)
 {
 	int argc = *argcp, n = 0, merged_argc;
@@ -256,6 +268,7 @@ int runsvc_prepare(struct runsvc **out, int *argcp, char ***argvp)
 			goto usage;
 		}
 		s->config_path = strdup(config);
+		warn_if_writable(config);
 	}
 	merged = conf_merge_argv(s->conf, runsvc_keys, runsvc_n_keys, argc, argv, &merged_argc);
 	if (!merged) {
