@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # `make demo`: the guide's example cluster (examples/guide) through
-# `npshim simulate` as a verdict table, then `npshim explain` on one allowed
-# and one denied connection. Builds nothing: make has built ./npshim.
+# `npshim simulate` as a verdict table, `npshim explain` on one allowed and
+# one denied connection, then (as root, with NFQUEUE) the same cluster built
+# in network namespaces with npshim enforcing and auditing real connections
+# (test/e2e/demo.sh). Builds nothing: make has built ./npshim and the tools.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 npshim=${NPSHIM:-$top/npshim}
@@ -78,3 +80,15 @@ echo "The application may not reach its own database: database-isolation admits"
 echo "tier=application on 5432, but default-deny-all also isolates the api pods for"
 echo "egress and no egress rule lets them out to postgres. Add one (e.g. to"
 echo "podSelector tier=database, port 5432) and run the demo again."
+
+# Then the same cluster for real: pods as network namespaces, npshim run in
+# audit and then in enforce mode on the node, the flows sent as connections.
+echo
+echo "== Live: the guide's cluster in network namespaces, npshim run (audit, then enforce)"
+live=0
+NPSHIM="$npshim" bash "$top/test/e2e/demo.sh" || live=$?
+case $live in
+0) ;;
+77) echo "(live part skipped: it needs root and NFQUEUE; the offline part above stands)" ;;
+*) echo "demo: the live part failed (exit $live)" >&2; exit 1 ;;
+esac
