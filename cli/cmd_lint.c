@@ -17,6 +17,7 @@
 #include "k8s/diag.h"
 #include "k8s/files.h"
 #include "k8s/jsonpos.h"
+#include "k8s/kubeconfig.h"
 #include "k8s/yamlpos.h"
 #include "policy/lint.h"
 #include "policy/model.h"
@@ -27,7 +28,8 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: npshim lint --cluster PATH... [-n NAMESPACE | -A] [--db PATH...]\n"
+		"Usage: npshim lint --cluster PATH...|--kubeconfig F|--in-cluster\n"
+		"                   [-n NAMESPACE | -A] [--db PATH...]\n"
 		"                   [--since WHEN] [--output table|json]\n"
 		"                   [--fail-on error|warning|info|never] [--disable RULE,...]\n"
 		"\n"
@@ -42,6 +44,10 @@ static void usage(FILE *out)
 		"  --cluster PATH...     JSON/YAML file (object, List, multi-document) or a\n"
 		"                        directory of them; repeatable, and further paths\n"
 		"                        may follow without the flag (shell globs)\n"
+		"Or read the live cluster once from the API server instead of --cluster\n"
+		"(NP007 non-canonical CIDR then cannot be checked: the API returns what\n"
+		"was stored, and the check needs the manifests as written):\n"
+		K8S_CONN_USAGE
 		"  -n, --namespace NS    only findings that involve namespace NS\n"
 		"  -A, --all-namespaces  every namespace (the default)\n"
 		"  --db PATH             flow database(s) of the nodes (repeatable, at most %d):\n"
@@ -713,9 +719,11 @@ int cmd_lint(int argc, char **argv)
 		{ "output", required_argument, NULL, OPT_OUTPUT },
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "disable", required_argument, NULL, OPT_DISABLE },
+		K8S_CONN_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct k8s_conn_opts live = { 0 };
 	struct offline_paths clusters = { 0 }, dbs = { 0 };
 	const char *ns = NULL, *fail_on = "error", *since_text = NULL;
 	bool all_ns = false, json = false, never = false, failed = false;
@@ -731,6 +739,8 @@ int cmd_lint(int argc, char **argv)
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":n:Ah", opts, NULL)) != -1) {
+		if (k8s_conn_opts_getopt(&live, c, optarg))
+			continue;
 		switch (c) {
 		case OPT_CLUSTER:
 			if (offline_paths_add(&clusters, optarg) < 0)
@@ -797,14 +807,12 @@ int cmd_lint(int argc, char **argv)
 		fprintf(stderr, "npshim lint: -n and -A exclude each other\n");
 		goto out;
 	}
-	/* The cluster source. Files today; the API (--kubeconfig, through
-	 * k8s/api.h: list Namespaces, Pods, NetworkPolicies into a
-	 * pol_cluster and pol_model_build it) plugs in here, next to
-	 * offline_load_model, and everything below is source-agnostic. For
-	 * that source NP007 needs the CIDR texts of the listed objects: feed
-	 * each policy's JSON to scan_policy(). */
-	if (!clusters.n) {
-		fprintf(stderr, "npshim lint: --cluster PATH is required\n");
+	if (!clusters.n && !live.given) {
+		fprintf(stderr, "npshim lint: --cluster PATH or --kubeconfig/--in-cluster is required\n");
+		goto out;
+	}
+	if (clusters.n && live.given) {
+		fprintf(stderr, "npshim lint: --cluster and --kubeconfig/--in-cluster exclude each other\n");
 		goto out;
 	}
 	if (dbs.n > STORE_READER_MAX) {
@@ -826,9 +834,12 @@ int cmd_lint(int argc, char **argv)
 			goto out;
 		}
 	}
-	rc = offline_load_model("lint", clusters.v, clusters.n, NULL, &model);
+	rc = offline_load_model_from("lint", clusters.v, clusters.n, &live, NULL, &model);
 	if (rc != CMD_OK)
 		goto out;
+	if (live.given)
+		fprintf(stderr, "npshim lint: note: NP007 (non-canonical CIDR) is not checked on "
+			"objects read from the API server; run lint on the manifests for it\n");
 	rc = CMD_USAGE;
 	if (ns && !ns_in_input(model, ns)) {
 		fprintf(stderr, "npshim lint: -n %s: no Namespace, Pod or NetworkPolicy of that "

@@ -200,7 +200,7 @@ badcase() {
 	local r=$?
 	if [ "$r" -eq 2 ] && grep -q -- "$want" "$tmp/bad.err"; then ok "bad input: $desc"; else bad "bad input: $desc (exit $r)" "$(cat "$tmp/bad.err")"; fi
 }
-badcase "no --cluster" "--cluster PATH is required"
+badcase "no --cluster" "--cluster PATH or --kubeconfig/--in-cluster is required"
 badcase "unknown output" "neither table nor json" --cluster "$guide" --output xml
 badcase "unknown --fail-on" "not one of" --cluster "$guide" --fail-on fatal
 badcase "-n with -A" "exclude each other" --cluster "$guide" -n production -A
