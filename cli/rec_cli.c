@@ -71,19 +71,77 @@ static bool is_pod_kind(const char *kind)
 	return strcmp(kind, "Node") != 0 && strcmp(kind, "External") != 0;
 }
 
-bool rec_cli_row_valid(const struct audit_obs_row *r, char *err, size_t errlen)
+static bool kind_valid(const char *k)
+{
+	if (!*k || strlen(k) > 63)
+		return false;
+	for (; *k; k++)
+		if (!((*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') || (*k >= '0' && *k <= '9')))
+			return false;
+	return true;
+}
+
+static bool ep_valid(const char *side, const char *ns, const char *kind, const char *name,
+		     char *err, size_t errlen)
 {
 	const char *why;
+	struct pol_ip ip;
 
-	if (is_pod_kind(r->src_kind) && (why = k8s_check_dns1123_label(r->src_ns))) {
-		snprintf(err, errlen, "src_ns '%.80s': %s", r->src_ns, why);
+	if (!is_pod_kind(kind)) {
+		if (!pol_ip_parse(name, &ip)) {
+			snprintf(err, errlen, "%s_name '%.80s': a %s endpoint is named by its address", side,
+				 name, kind);
+			return false;
+		}
+		return true;
+	}
+	if (!kind_valid(kind)) {
+		snprintf(err, errlen, "%s_kind '%.80s' is no kind name", side, kind);
 		return false;
 	}
-	if (is_pod_kind(r->dst_kind) && (why = k8s_check_dns1123_label(r->dst_ns))) {
-		snprintf(err, errlen, "dst_ns '%.80s': %s", r->dst_ns, why);
+	if ((why = k8s_check_dns1123_label(ns))) {
+		snprintf(err, errlen, "%s_ns '%.80s': %s", side, ns, why);
 		return false;
 	}
-	return labels_valid(r->src_labels, "src_labels", err, errlen) &&
+	if ((why = k8s_check_dns1123_subdomain(name))) {
+		snprintf(err, errlen, "%s_name '%.80s': %s", side, name, why);
+		return false;
+	}
+	return true;
+}
+
+/* Sampled pod names name rebuilt pods. */
+static bool pods_valid(const char *text, const char *what, char *err, size_t errlen)
+{
+	while (*text) {
+		size_t len = strcspn(text, ",");
+		char name[300];
+		const char *why;
+
+		if (len >= sizeof(name)) {
+			snprintf(err, errlen, "%s: a pod name longer than 253 bytes", what);
+			return false;
+		}
+		memcpy(name, text, len);
+		name[len] = '\0';
+		if ((why = k8s_check_dns1123_subdomain(name))) {
+			snprintf(err, errlen, "%s: '%.80s': %s", what, name, why);
+			return false;
+		}
+		text += len;
+		if (*text == ',')
+			text++;
+	}
+	return true;
+}
+
+bool rec_cli_row_valid(const struct audit_obs_row *r, char *err, size_t errlen)
+{
+	return pods_valid(r->src_pods, "src_pods", err, errlen) &&
+	       pods_valid(r->dst_pods, "dst_pods", err, errlen) &&
+	       ep_valid("src", r->src_ns, r->src_kind, r->src_name, err, errlen) &&
+	       ep_valid("dst", r->dst_ns, r->dst_kind, r->dst_name, err, errlen) &&
+	       labels_valid(r->src_labels, "src_labels", err, errlen) &&
 	       labels_valid(r->dst_labels, "dst_labels", err, errlen);
 }
 

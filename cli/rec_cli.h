@@ -23,9 +23,11 @@
 struct cJSON;
 struct store_reader;
 
-/* Check what of a row ends up in a policy: namespaces of pod endpoints
- * (DNS-1123 labels), sampled labels ("k=v,...": valid label keys and
- * values). false with a message naming the field. */
+/* Check what of a row ends up in a policy or its annotations: pod
+ * endpoints need a kind name, a DNS-1123 namespace and workload name, node
+ * and external ones are named by an address; sampled pod names must be
+ * object names and sampled labels ("k=v,...") valid label keys and values. false with a message naming the
+ * field. */
 bool rec_cli_row_valid(const struct audit_obs_row *row, char *err, size_t errlen);
 
 /* Recorded flows of the databases whose last packet is at or after
