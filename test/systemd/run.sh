@@ -300,6 +300,9 @@ notes() { jq -c "select(.msg != null) | select(.msg | has(\"$1\"))" "$NLOG"; }
 live_body() {
 	set -e
 	e2e_init
+	# A loaded machine (CI shares it) must not turn a slow first packet into
+	# a failure: the verdicts, not the timing, are checked here.
+	PROBE_TIMEOUT=2000
 	EXTRA_PORTS=9090 pods_from_cluster "$cluster"
 	NLOG=$E2E_TMP/notify.log
 	NSOCK=$E2E_TMP/notify.sock
