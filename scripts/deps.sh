@@ -33,6 +33,7 @@ cmds=(
 	"python3 python3"
 	"jq jq"
 	"systemd-analyze systemd"
+	"curl curl"
 	"groff groff-base"
 )
 missing=()
