@@ -279,7 +279,8 @@ static void render_status(FILE *f, const cJSON *st)
 	const cJSON *rules = cJSON_GetObjectItemCaseSensitive(st, "rules");
 	const cJSON *queues = cJSON_GetObjectItemCaseSensitive(st, "queues");
 	const cJSON *rec = cJSON_GetObjectItemCaseSensitive(st, "records");
-	const cJSON *watch = cJSON_GetObjectItemCaseSensitive(st, "watch");
+	/* "cluster" is there only when the API server is the source. */
+	const cJSON *watch = cJSON_GetObjectItemCaseSensitive(st, "cluster");
 	const cJSON *mode = cJSON_GetObjectItemCaseSensitive(st, "mode");
 	const cJSON *q, *sink;
 	bool found;
@@ -400,12 +401,32 @@ static void render_status(FILE *f, const cJSON *st)
 		       "Flow log lines suppressed by the rate limit (no --db).");
 	}
 	if (cJSON_IsObject(watch)) {
-		single(f, watch, "synced", "npshim_watch_synced", "gauge",
-		       "1 when the Kubernetes API watch has listed every resource and is following changes.");
-		single(f, watch, "relists", "npshim_watch_relists_total", "counter",
-		       "Full re-lists of the Kubernetes API (start, 410 Gone, reconnects).");
-		single(f, watch, "events", "npshim_watch_events_total", "counter",
-		       "Watch events applied.");
+		const cJSON *w, *watches = cJSON_GetObjectItemCaseSensitive(watch, "watches");
+		static const struct {
+			const char *key, *name, *type, *help;
+		} per_watch[] = {
+			{ "events", "npshim_watch_events_total", "counter", "Watch events applied." },
+			{ "relists", "npshim_watch_relists_total", "counter",
+			  "Re-lists after the first (410 Gone, errors, malformed events)." },
+			{ "errors", "npshim_watch_errors_total", "counter",
+			  "Failed list or watch requests." },
+		};
+
+		family(f, "npshim_watch_synced", "gauge",
+		       "1 when the API source has listed every resource and follows changes.");
+		sample(f, "npshim_watch_synced",
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(watch, "synced")) ? 1 : 0, NULL);
+		for (size_t i = 0; i < sizeof(per_watch) / sizeof(per_watch[0]); i++) {
+			family(f, per_watch[i].name, per_watch[i].type, per_watch[i].help);
+			cJSON_ArrayForEach(w, watches) {
+				const cJSON *res = cJSON_GetObjectItemCaseSensitive(w, "resource");
+				bool present;
+				double v = num(w, per_watch[i].key, &present);
+
+				if (present && cJSON_IsString(res))
+					sample(f, per_watch[i].name, v, "resource", res->valuestring, NULL);
+			}
+		}
 	}
 }
 

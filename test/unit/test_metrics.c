@@ -45,7 +45,7 @@ static void test_render(void)
 		"\"kernel_known\":true,\"kernel_queue_dropped\":2,\"kernel_user_dropped\":3,"
 		"\"kernel_queue_total\":0}],"
 		"\"records\":{\"sink\":\"store\",\"submitted\":9,\"records_written\":8,\"dropped_full\":1,"
-		"\"dropped_store\":0,\"db_ok\":true},\"watch\":{\"synced\":true}}");
+		"\"dropped_store\":0,\"db_ok\":true},\"cluster\":{\"synced\":true,\"watches\":[{\"resource\":\"pods\",\"events\":7,\"relists\":1,\"errors\":0}]}}");
 	char *text;
 	size_t which = 99;
 
@@ -93,6 +93,7 @@ static void test_render(void)
 	T_ASSERT(has_line(text, "npshim_store_records_dropped_total{reason=\"ring_full\"} 1"), "dropped");
 	T_ASSERT(has_line(text, "npshim_reload_failures_total 1"), "reload failures");
 	T_ASSERT(has_line(text, "npshim_watch_synced 1"), "watch");
+	T_ASSERT(has_line(text, "npshim_watch_events_total{resource=\"pods\"} 7"), "watch events per resource");
 	T_ASSERT(has_line(text, "npshim_ready 0") && has_line(text, "npshim_alive 1"), "health");
 	/* Every sample line's family has HELP and TYPE before it. */
 	for (char *line = text; *line;) {
