@@ -70,7 +70,7 @@ static void usage(FILE *out)
 		"of every new connection to NFQUEUE; npshim decides it with the policy model\n"
 		"built from the --cluster files and answers the kernel.\n"
 		"\n"
-		"  --cluster PATH     manifest file or directory (repeatable, required);\n"
+		"  --cluster PATH     manifest file or directory (repeatable; or the API flags below);\n"
 		"                     reloaded on change and on SIGHUP\n"
 		"  --mode MODE        enforce (default) drops denied connections; audit only\n"
 		"                     records them. A namespace label npshim.io/mode=audit|enforce\n"
