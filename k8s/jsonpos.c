@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/strbuf.h"
 #include "k8s/diag.h"
 #include "k8s/jsonpos.h"
 #include "k8s/tree.h"
@@ -116,29 +117,11 @@ static bool record(struct jp *p, cJSON *node, size_t at, uint32_t flags)
 	return true;
 }
 
-struct sbuf {
-	char *b;
-	size_t n, cap;
-};
-
-static bool sbuf_add(struct sbuf *sb, const char *data, size_t n)
+/* A string value being unescaped: false once an append ran out of memory. */
+static bool sbuf_add(struct strbuf *sb, const char *data, size_t n)
 {
-	if (sb->n + n + 1 > sb->cap) {
-		size_t ncap = sb->cap ? sb->cap : 32;
-		char *nb;
-
-		while (ncap < sb->n + n + 1)
-			ncap *= 2;
-		nb = realloc(sb->b, ncap);
-		if (!nb)
-			return false;
-		sb->b = nb;
-		sb->cap = ncap;
-	}
-	memcpy(sb->b + sb->n, data, n);
-	sb->n += n;
-	sb->b[sb->n] = '\0';
-	return true;
+	strbuf_append(sb, data, n);
+	return !sb->oom;
 }
 
 static int hex4(const char *s)
@@ -188,7 +171,7 @@ static size_t utf8_put(char *out, uint32_t cp)
 /* At the opening quote. Returns a malloc'd string or NULL (failed set). */
 static char *parse_string(struct jp *p)
 {
-	struct sbuf sb = { 0 };
+	struct strbuf sb = { 0 };
 	size_t start = p->i;
 
 	p->i++;
@@ -214,7 +197,7 @@ static char *parse_string(struct jp *p)
 		c = (unsigned char)p->s[p->i];
 		if (c == '"') {
 			p->i++;
-			return sb.b;
+			return sb.s;
 		}
 		if (c < 0x20) {
 			jp_fail(p, p->i, "control character 0x%02x in string (must be escaped)", c);
@@ -294,7 +277,7 @@ static char *parse_string(struct jp *p)
 oom:
 	jp_oom(p);
 fail:
-	free(sb.b);
+	strbuf_free(&sb);
 	return NULL;
 }
 

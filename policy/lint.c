@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/strbuf.h"
 #include "policy/lint.h"
 
 #define NONE SIZE_MAX
@@ -88,91 +89,12 @@ bool pol_lint_severity_parse(const char *text, enum pol_lint_severity *out)
 }
 
 /* ------------------------------------------------------------------ */
-/* Text buffer: oom latches, checked once by the caller.               */
+/* Text: core/strbuf (oom latches, checked once by the caller).        */
 
-struct sb {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_put(struct sb *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->s, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-	char small[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = true;
-		return;
-	}
-	if ((size_t)n < sizeof(small)) {
-		sb_put(b, small, (size_t)n);
-		return;
-	}
-	char *big = malloc((size_t)n + 1);
-	if (!big) {
-		b->oom = true;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	sb_put(b, big, (size_t)n);
-	free(big);
-}
-
-static void sb_indent(struct sb *b, int n)
+static void sb_indent(struct strbuf *b, int n)
 {
 	for (int i = 0; i < n; i++)
-		sb_put(b, " ", 1);
-}
-
-/* Hand the text over (never NULL unless oom). */
-static char *sb_take(struct sb *b)
-{
-	char *s;
-
-	if (b->oom) {
-		free(b->s);
-		*b = (struct sb){ 0 };
-		return NULL;
-	}
-	s = b->s ? b->s : strdup("");
-	*b = (struct sb){ 0 };
-	return s;
+		strbuf_append(b, " ", 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -711,24 +633,24 @@ static bool finding_in_scope(const struct lint *L, const struct pol_lint_finding
 /* Move *f (built on the caller's stack) into the report. The texts come as
  * buffers so one call checks every allocation. */
 static void finding_push(struct lint *L, struct pol_lint_finding *f, const char *ns,
-			 struct sb *loc, struct sb *msg, struct sb *hint, struct sb *fix)
+			 struct strbuf *loc, struct strbuf *msg, struct strbuf *hint, struct strbuf *fix)
 {
 	f->severity = pol_lint_rule_severity(f->rule);
 	f->ns = ns ? strdup(ns) : NULL;
 	if (ns && !f->ns)
 		L->oom = true;
 	if (loc && loc->len)
-		f->location = sb_take(loc);
+		f->location = strbuf_take(loc);
 	if (hint && hint->len)
-		f->hint = sb_take(hint);
-	f->message = sb_take(msg);
-	f->fix = sb_take(fix);
+		f->hint = strbuf_take(hint);
+	f->message = strbuf_take(msg);
+	f->fix = strbuf_take(fix);
 	if ((loc && loc->oom) || (hint && hint->oom) || !f->message || !f->fix)
 		L->oom = true;
 	if (loc)
-		free(sb_take(loc));
+		free(strbuf_take(loc));
 	if (hint)
-		free(sb_take(hint));
+		free(strbuf_take(hint));
 	if (L->oom || !finding_in_scope(L, f)) {
 		finding_clear(f);
 		return;
@@ -793,10 +715,10 @@ static const char *op_name(enum pol_sel_op op)
 }
 
 /* kubectl label-selector syntax: "tier=db,app in (a,b),!legacy". */
-static void sel_text(struct sb *b, const struct pol_selector *s)
+static void sel_text(struct strbuf *b, const struct pol_selector *s)
 {
 	if (sel_empty(s)) {
-		sb_puts(b, "{}");
+		strbuf_puts(b, "{}");
 		return;
 	}
 	for (size_t i = 0; i < sel_n_reqs(s); i++) {
@@ -804,58 +726,58 @@ static void sel_text(struct sb *b, const struct pol_selector *s)
 
 		sel_req(s, i, &r);
 		if (i)
-			sb_puts(b, ",");
+			strbuf_puts(b, ",");
 		if (i < s->match_labels.n) {
-			sb_printf(b, "%s=%s", r.key, r.values[0]);
+			strbuf_printf(b, "%s=%s", r.key, r.values[0]);
 			continue;
 		}
 		switch (r.op) {
 		case POL_SEL_EXISTS:
-			sb_puts(b, r.key);
+			strbuf_puts(b, r.key);
 			break;
 		case POL_SEL_DOES_NOT_EXIST:
-			sb_printf(b, "!%s", r.key);
+			strbuf_printf(b, "!%s", r.key);
 			break;
 		case POL_SEL_IN:
 		case POL_SEL_NOT_IN:
-			sb_printf(b, "%s %s (", r.key, r.op == POL_SEL_IN ? "in" : "notin");
+			strbuf_printf(b, "%s %s (", r.key, r.op == POL_SEL_IN ? "in" : "notin");
 			for (size_t j = 0; j < r.n_values; j++)
-				sb_printf(b, "%s%s", j ? "," : "", r.values[j]);
-			sb_puts(b, ")");
+				strbuf_printf(b, "%s%s", j ? "," : "", r.values[j]);
+			strbuf_puts(b, ")");
 			break;
 		}
 	}
 }
 
-static void port_text(struct sb *b, uint8_t proto, const struct pol_port *pt, uint16_t tested)
+static void port_text(struct strbuf *b, uint8_t proto, const struct pol_port *pt, uint16_t tested)
 {
 	const char *pn = pol_proto_name(pt ? pt->proto : proto);
 
 	if (!pt) {
-		sb_printf(b, "every port (tested %s %u)", pn ? pn : "TCP", tested);
+		strbuf_printf(b, "every port (tested %s %u)", pn ? pn : "TCP", tested);
 		return;
 	}
 	if (!pt->has_port)
-		sb_printf(b, "every %s port", pn);
+		strbuf_printf(b, "every %s port", pn);
 	else if (pt->name)
-		sb_printf(b, "%s port \"%s\"", pn, pt->name);
+		strbuf_printf(b, "%s port \"%s\"", pn, pt->name);
 	else if (pt->end_port)
-		sb_printf(b, "%s %u-%u", pn, pt->port, pt->end_port);
+		strbuf_printf(b, "%s %u-%u", pn, pt->port, pt->end_port);
 	else
-		sb_printf(b, "%s %u", pn, pt->port);
+		strbuf_printf(b, "%s %u", pn, pt->port);
 }
 
-static void policy_list_text(struct sb *b, const struct pol_policy *const *p, size_t n)
+static void policy_list_text(struct strbuf *b, const struct pol_policy *const *p, size_t n)
 {
 	for (size_t i = 0; i < n && i < 6; i++)
-		sb_printf(b, "%s%s", i ? ", " : "", p[i]->name);
+		strbuf_printf(b, "%s%s", i ? ", " : "", p[i]->name);
 	if (n > 6)
-		sb_printf(b, " and %zu more", n - 6);
+		strbuf_printf(b, " and %zu more", n - 6);
 }
 
 /* A YAML plain scalar when that reads back as the same string, else a
  * double-quoted one. */
-static void yaml_scalar(struct sb *b, const char *s)
+static void yaml_scalar(struct strbuf *b, const char *s)
 {
 	static const char *const special[] = { "true", "false", "yes", "no", "on", "off",
 					       "null", "y", "n", "~" };
@@ -867,107 +789,107 @@ static void yaml_scalar(struct sb *b, const char *s)
 	for (size_t i = 0; plain && i < sizeof(special) / sizeof(special[0]); i++)
 		plain = strcasecmp(s, special[i]) != 0;
 	if (plain) {
-		sb_puts(b, s);
+		strbuf_puts(b, s);
 		return;
 	}
-	sb_puts(b, "\"");
+	strbuf_puts(b, "\"");
 	for (const char *p = s; *p; p++) {
 		if (*p == '"' || *p == '\\')
-			sb_printf(b, "\\%c", *p);
+			strbuf_printf(b, "\\%c", *p);
 		else if ((unsigned char)*p < 0x20)
-			sb_printf(b, "\\x%02x", (unsigned char)*p);
+			strbuf_printf(b, "\\x%02x", (unsigned char)*p);
 		else
-			sb_put(b, p, 1);
+			strbuf_append(b, p, 1);
 	}
-	sb_puts(b, "\"");
+	strbuf_puts(b, "\"");
 }
 
 /* "key: {}" or a mapping; the first line is at col (after an optional
  * "- "), the body two further in. */
-static void yaml_selector(struct sb *b, int col, bool dash, const char *key,
+static void yaml_selector(struct strbuf *b, int col, bool dash, const char *key,
 			  const struct pol_selector *s)
 {
 	int in = col + 2 + (dash ? 2 : 0);
 
 	sb_indent(b, col);
-	sb_printf(b, "%s%s:", dash ? "- " : "", key);
+	strbuf_printf(b, "%s%s:", dash ? "- " : "", key);
 	if (sel_empty(s)) {
-		sb_puts(b, " {}\n");
+		strbuf_puts(b, " {}\n");
 		return;
 	}
-	sb_puts(b, "\n");
+	strbuf_puts(b, "\n");
 	if (s->match_labels.n) {
 		sb_indent(b, in);
-		sb_puts(b, "matchLabels:\n");
+		strbuf_puts(b, "matchLabels:\n");
 		for (size_t i = 0; i < s->match_labels.n; i++) {
 			sb_indent(b, in + 2);
 			yaml_scalar(b, s->match_labels.items[i].key);
-			sb_puts(b, ": ");
+			strbuf_puts(b, ": ");
 			yaml_scalar(b, s->match_labels.items[i].value);
-			sb_puts(b, "\n");
+			strbuf_puts(b, "\n");
 		}
 	}
 	if (s->n_exprs) {
 		sb_indent(b, in);
-		sb_puts(b, "matchExpressions:\n");
+		strbuf_puts(b, "matchExpressions:\n");
 		for (size_t i = 0; i < s->n_exprs; i++) {
 			const struct pol_sel_expr *e = &s->exprs[i];
 
 			sb_indent(b, in);
-			sb_puts(b, "- key: ");
+			strbuf_puts(b, "- key: ");
 			yaml_scalar(b, e->key);
-			sb_puts(b, "\n");
+			strbuf_puts(b, "\n");
 			sb_indent(b, in + 2);
-			sb_printf(b, "operator: %s\n", op_name(e->op));
+			strbuf_printf(b, "operator: %s\n", op_name(e->op));
 			if (e->op == POL_SEL_IN || e->op == POL_SEL_NOT_IN) {
 				sb_indent(b, in + 2);
-				sb_puts(b, "values: [");
+				strbuf_puts(b, "values: [");
 				for (size_t j = 0; j < e->n_values; j++) {
 					if (j)
-						sb_puts(b, ", ");
+						strbuf_puts(b, ", ");
 					yaml_scalar(b, e->values[j]);
 				}
-				sb_puts(b, "]\n");
+				strbuf_puts(b, "]\n");
 			}
 		}
 	}
 }
 
 /* namespaceSelector for exactly one namespace, by its immutable label. */
-static void yaml_ns_name(struct sb *b, int col, bool dash, const char *ns)
+static void yaml_ns_name(struct strbuf *b, int col, bool dash, const char *ns)
 {
 	sb_indent(b, col);
-	sb_printf(b, "%snamespaceSelector:\n", dash ? "- " : "");
+	strbuf_printf(b, "%snamespaceSelector:\n", dash ? "- " : "");
 	sb_indent(b, col + 2 + (dash ? 2 : 0));
-	sb_puts(b, "matchLabels:\n");
+	strbuf_puts(b, "matchLabels:\n");
 	sb_indent(b, col + 4 + (dash ? 2 : 0));
-	sb_puts(b, "kubernetes.io/metadata.name: ");
+	strbuf_puts(b, "kubernetes.io/metadata.name: ");
 	yaml_scalar(b, ns);
-	sb_puts(b, "\n");
+	strbuf_puts(b, "\n");
 }
 
-static void yaml_port(struct sb *b, int col, uint8_t proto, const struct pol_port *pt)
+static void yaml_port(struct strbuf *b, int col, uint8_t proto, const struct pol_port *pt)
 {
 	sb_indent(b, col);
-	sb_printf(b, "- protocol: %s\n", pol_proto_name(pt ? pt->proto : proto));
+	strbuf_printf(b, "- protocol: %s\n", pol_proto_name(pt ? pt->proto : proto));
 	if (!pt || !pt->has_port)
 		return;
 	sb_indent(b, col + 2);
 	if (pt->name) {
-		sb_puts(b, "port: ");
+		strbuf_puts(b, "port: ");
 		yaml_scalar(b, pt->name);
-		sb_puts(b, "\n");
+		strbuf_puts(b, "\n");
 	} else {
-		sb_printf(b, "port: %u\n", pt->port);
+		strbuf_printf(b, "port: %u\n", pt->port);
 		if (pt->end_port) {
 			sb_indent(b, col + 2);
-			sb_printf(b, "endPort: %u\n", pt->end_port);
+			strbuf_printf(b, "endPort: %u\n", pt->end_port);
 		}
 	}
 }
 
 /* A policy name derived from others: DNS-1123, at most 63 characters. */
-static void yaml_name(struct sb *b, const char *prefix, const char *base)
+static void yaml_name(struct strbuf *b, const char *prefix, const char *base)
 {
 	char name[64];
 	size_t n;
@@ -976,17 +898,17 @@ static void yaml_name(struct sb *b, const char *prefix, const char *base)
 	n = strlen(name);
 	while (n && (name[n - 1] == '-' || name[n - 1] == '.'))
 		name[--n] = '\0';
-	sb_puts(b, name);
+	strbuf_puts(b, name);
 }
 
-static void yaml_head(struct sb *b, const char *name_prefix, const char *name_base,
+static void yaml_head(struct strbuf *b, const char *name_prefix, const char *name_base,
 		      const char *ns)
 {
-	sb_puts(b, "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: ");
+	strbuf_puts(b, "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: ");
 	yaml_name(b, name_prefix, name_base);
-	sb_puts(b, "\n  namespace: ");
+	strbuf_puts(b, "\n  namespace: ");
 	yaml_scalar(b, ns);
-	sb_puts(b, "\nspec:\n");
+	strbuf_puts(b, "\nspec:\n");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1317,7 +1239,7 @@ static void emit_one_sided(struct lint *L, struct side *sd)
 {
 	struct pol_lint_finding f = { .rule = sd->ingress ? POL_LINT_ONE_SIDED_INGRESS
 							  : POL_LINT_ONE_SIDED_EGRESS };
-	struct sb loc = { 0 }, msg = { 0 }, fix = { 0 }, port = { 0 }, sel = { 0 };
+	struct strbuf loc = { 0 }, msg = { 0 }, fix = { 0 }, port = { 0 }, sel = { 0 };
 	const struct pol_policy *P = sd->pol;
 	const char *dir = sd->ingress ? "ingress" : "egress";
 	size_t n_near = 0, n_far = 0;
@@ -1337,48 +1259,48 @@ static void emit_one_sided(struct lint *L, struct side *sd)
 	f_marked_pods(L, &f, sd->ingress ? MARK_NEAR : MARK_FAR, "destination");
 	f_port(&f, sd->pt, sd->t_port, sd->t_proto, L);
 
-	sb_printf(&loc, "spec.%s[%zu]", dir, sd->ri);
+	strbuf_printf(&loc, "spec.%s[%zu]", dir, sd->ri);
 	if (sd->pt)
-		sb_printf(&loc, ".ports[%zu]", sd->pj);
+		strbuf_printf(&loc, ".ports[%zu]", sd->pj);
 	port_text(&port, sd->t_proto, sd->pt, sd->t_port);
 	if (!sel_empty(sd->peer->pod_sel))
 		sel_text(&sel, sd->peer->pod_sel);
 	else
-		sb_puts(&sel, "every pod");
+		strbuf_puts(&sel, "every pod");
 	if (sd->peer->ns_sel) {
-		sb_puts(&sel, " of namespaces ");
+		strbuf_puts(&sel, " of namespaces ");
 		sel_text(&sel, sd->peer->ns_sel);
 	}
 	if (sd->ingress) {
-		sb_printf(&msg, "%s/%s admits %s from %zu pod%s in %s (%s), but their egress "
+		strbuf_printf(&msg, "%s/%s admits %s from %zu pod%s in %s (%s), but their egress "
 			  "policies (", P->ns, P->name, port.s ? port.s : "", n_far,
 			  n_far == 1 ? "" : "s", sd->far_ns, sel.s ? sel.s : "");
 		policy_list_text(&msg, sd->other.p, sd->other.n);
-		sb_printf(&msg, ") never let them reach the %zu selected pod%s on it", n_near,
+		strbuf_printf(&msg, ") never let them reach the %zu selected pod%s on it", n_near,
 			  n_near == 1 ? "" : "s");
 	} else {
-		sb_printf(&msg, "%s/%s lets %zu pod%s reach %zu pod%s (%s) in %s on %s, but the "
+		strbuf_printf(&msg, "%s/%s lets %zu pod%s reach %zu pod%s (%s) in %s on %s, but the "
 			  "ingress policies there (", P->ns, P->name, n_near, n_near == 1 ? "" : "s",
 			  n_far, n_far == 1 ? "" : "s", sel.s ? sel.s : "", sd->far_ns,
 			  port.s ? port.s : "");
 		policy_list_text(&msg, sd->other.p, sd->other.n);
-		sb_puts(&msg, ") never admit them");
+		strbuf_puts(&msg, ") never admit them");
 	}
 
-	sb_printf(&fix, "add an %s rule in namespace %s, e.g.\n", sd->ingress ? "egress" : "ingress",
+	strbuf_printf(&fix, "add an %s rule in namespace %s, e.g.\n", sd->ingress ? "egress" : "ingress",
 		  sd->far_ns);
 	yaml_head(&fix, sd->ingress ? "allow-egress-to-" : "allow-ingress-from-", P->name,
 		  sd->far_ns);
 	yaml_selector(&fix, 2, false, "podSelector", far_sel);
-	sb_printf(&fix, "  policyTypes:\n  - %s\n  %s:\n  - %s:\n", sd->ingress ? "Egress" : "Ingress",
+	strbuf_printf(&fix, "  policyTypes:\n  - %s\n  %s:\n  - %s:\n", sd->ingress ? "Egress" : "Ingress",
 		  sd->ingress ? "egress" : "ingress", sd->ingress ? "to" : "from");
 	yaml_selector(&fix, 4, true, "podSelector", &P->pod_sel);
 	if (cross)
 		yaml_ns_name(&fix, 6, false, P->ns);
-	sb_puts(&fix, "    ports:\n");
+	strbuf_puts(&fix, "    ports:\n");
 	yaml_port(&fix, 4, sd->t_proto, sd->pt);
-	free(sb_take(&port));
-	free(sb_take(&sel));
+	free(strbuf_take(&port));
+	free(strbuf_take(&sel));
 	if (port.oom || sel.oom)
 		L->oom = true;
 	finding_push(L, &f, P->ns, &loc, &msg, NULL, &fix);
@@ -1680,7 +1602,7 @@ static void lint_dns(struct lint *L)
 		}
 		if (any) {
 			struct pol_lint_finding fd = { .rule = POL_LINT_EGRESS_WITHOUT_DNS };
-			struct sb msg = { 0 }, fix = { 0 };
+			struct strbuf msg = { 0 }, fix = { 0 };
 			size_t n = 0;
 			const struct pol_pod *dp = n_dns ? cls_pod(L, dns[0]) : NULL;
 			struct pol_selector dsel = { 0 };
@@ -1695,20 +1617,20 @@ static void lint_dns(struct lint *L)
 			for (size_t i = 0; i < iso.n; i++)
 				f_policy(L, &fd, iso.p[i], "egress-policy");
 			f_marked_pods(L, &fd, MARK_NEAR, "source");
-			sb_printf(&msg, "%zu pod%s in %s %s isolated for egress (by ", n,
+			strbuf_printf(&msg, "%zu pod%s in %s %s isolated for egress (by ", n,
 				  n == 1 ? "" : "s", gns, n == 1 ? "is" : "are");
 			policy_list_text(&msg, iso.p, iso.n);
-			sb_printf(&msg, ") and can reach neither %s nor port 53 anywhere, so name "
+			strbuf_printf(&msg, ") and can reach neither %s nor port 53 anywhere, so name "
 				  "resolution fails", n_dns ? "a cluster DNS pod"
 				  : "a DNS pod (none labelled k8s-app=kube-dns in the input)");
 			dsel.match_labels.items = &dl;
 			dsel.match_labels.n = 1;
-			sb_printf(&fix, "allow DNS for every pod of %s:\n", gns);
+			strbuf_printf(&fix, "allow DNS for every pod of %s:\n", gns);
 			yaml_head(&fix, "allow-dns", "", gns);
-			sb_puts(&fix, "  podSelector: {}\n  policyTypes:\n  - Egress\n  egress:\n  - to:\n");
+			strbuf_puts(&fix, "  podSelector: {}\n  policyTypes:\n  - Egress\n  egress:\n  - to:\n");
 			yaml_ns_name(&fix, 4, true, dp ? dp->ns : "kube-system");
 			yaml_selector(&fix, 6, false, "podSelector", &dsel);
-			sb_puts(&fix, "    ports:\n    - protocol: UDP\n      port: 53\n"
+			strbuf_puts(&fix, "    ports:\n    - protocol: UDP\n      port: 53\n"
 				      "    - protocol: TCP\n      port: 53\n");
 			finding_push(L, &fd, gns, NULL, &msg, NULL, &fix);
 			memset(L->mark, 0, c->n_pods);
@@ -1752,7 +1674,7 @@ static void strv_add(struct lint *L, struct strv *s, const char *x)
  * fix when there is one. Returns whether a requirement failed on its own. */
 static bool selector_hint(struct lint *L, const struct pol_selector *sel,
 			  const struct pol_labels *const *cands, size_t n, const char *what,
-			  struct sb *hint, struct sb *fixtxt)
+			  struct strbuf *hint, struct strbuf *fixtxt)
 {
 	for (size_t i = 0; i < sel_n_reqs(sel); i++) {
 		struct req r;
@@ -1773,9 +1695,9 @@ static bool selector_hint(struct lint *L, const struct pol_selector *sel,
 			if (!all)
 				continue;
 			if (r.op == POL_SEL_DOES_NOT_EXIST)
-				sb_printf(hint, "every %s carries the label key \"%s\"", what, r.key);
+				strbuf_printf(hint, "every %s carries the label key \"%s\"", what, r.key);
 			else
-				sb_printf(hint, "every %s has a %s value the NotIn list excludes", what,
+				strbuf_printf(hint, "every %s has a %s value the NotIn list excludes", what,
 					  r.key);
 			return true;
 		}
@@ -1799,10 +1721,10 @@ static bool selector_hint(struct lint *L, const struct pol_selector *sel,
 		if (!key_seen) {
 			const char *near = pol_lint_nearest(r.key, keys.v, keys.n);
 
-			sb_printf(hint, "no %s carries the label key \"%s\"", what, r.key);
+			strbuf_printf(hint, "no %s carries the label key \"%s\"", what, r.key);
 			if (near) {
-				sb_printf(hint, "; did you mean \"%s\"?", near);
-				sb_printf(fixtxt, "change the key \"%s\" to \"%s\"", r.key, near);
+				strbuf_printf(hint, "; did you mean \"%s\"?", near);
+				strbuf_printf(fixtxt, "change the key \"%s\" to \"%s\"", r.key, near);
 			}
 		} else {
 			const char *near = NULL, *bad = r.n_values ? r.values[0] : "";
@@ -1811,23 +1733,23 @@ static bool selector_hint(struct lint *L, const struct pol_selector *sel,
 				near = pol_lint_nearest(r.values[k], vals.v, vals.n);
 				bad = r.values[k];
 			}
-			sb_printf(hint, "no %s has %s=%s", what, r.key, bad);
+			strbuf_printf(hint, "no %s has %s=%s", what, r.key, bad);
 			if (near) {
-				sb_printf(hint, "; did you mean %s=%s?", r.key, near);
-				sb_printf(fixtxt, "change \"%s: %s\" to \"%s: %s\"", r.key, bad, r.key,
+				strbuf_printf(hint, "; did you mean %s=%s?", r.key, near);
+				strbuf_printf(fixtxt, "change \"%s: %s\" to \"%s: %s\"", r.key, bad, r.key,
 					  near);
 			} else {
-				sb_printf(hint, " (values present:");
+				strbuf_printf(hint, " (values present:");
 				for (size_t k = 0; k < vals.n && k < 8; k++)
-					sb_printf(hint, " %s", vals.v[k]);
-				sb_puts(hint, vals.n > 8 ? " ...)" : ")");
+					strbuf_printf(hint, " %s", vals.v[k]);
+				strbuf_puts(hint, vals.n > 8 ? " ...)" : ")");
 			}
 		}
 		free(keys.v);
 		free(vals.v);
 		return true;
 	}
-	sb_printf(hint, "each requirement matches some %s, but none matches all of them together",
+	strbuf_printf(hint, "each requirement matches some %s, but none matches all of them together",
 		  what);
 	return false;
 }
@@ -1866,35 +1788,35 @@ static void lint_policy_selects(struct lint *L, const struct pol_policy *P,
 				const struct pol_labels **sets)
 {
 	struct pol_lint_finding f = { .rule = POL_LINT_POLICY_SELECTS_NO_POD };
-	struct sb msg = { 0 }, hint = { 0 }, fix = { 0 }, fx = { 0 }, what = { 0 }, loc = { 0 };
+	struct strbuf msg = { 0 }, hint = { 0 }, fix = { 0 }, fx = { 0 }, what = { 0 }, loc = { 0 };
 	size_t n;
 
 	if (count_pods(L, &P->pod_sel, P->ns))
 		return;
 	f_policy(L, &f, P, "policy");
-	sb_puts(&loc, "spec.podSelector");
+	strbuf_puts(&loc, "spec.podSelector");
 	n = pod_label_sets(L, P->ns, sets);
 	if (sel_empty(&P->pod_sel)) {
-		sb_printf(&msg, "%s/%s selects every pod of %s, which has none", P->ns, P->name, P->ns);
-		sb_puts(&fix, "nothing to do if the workload is still to come; otherwise delete the policy");
+		strbuf_printf(&msg, "%s/%s selects every pod of %s, which has none", P->ns, P->name, P->ns);
+		strbuf_puts(&fix, "nothing to do if the workload is still to come; otherwise delete the policy");
 	} else {
-		sb_printf(&msg, "%s/%s selects no pod: nothing in %s carries ", P->ns, P->name, P->ns);
+		strbuf_printf(&msg, "%s/%s selects no pod: nothing in %s carries ", P->ns, P->name, P->ns);
 		sel_text(&msg, &P->pod_sel);
 		if (n) {
-			sb_printf(&what, "pod in %s", P->ns);
+			strbuf_printf(&what, "pod in %s", P->ns);
 		} else {
-			sb_puts(&what, "pod in the cluster");
+			strbuf_puts(&what, "pod in the cluster");
 			n = pod_label_sets(L, NULL, sets);
 		}
 		selector_hint(L, &P->pod_sel, sets, n, what.s ? what.s : "pod", &hint, &fx);
 		if (fx.len)
-			sb_printf(&fix, "in spec.podSelector, %s", fx.s);
+			strbuf_printf(&fix, "in spec.podSelector, %s", fx.s);
 		else
-			sb_puts(&fix, "correct spec.podSelector to the labels of the intended pods, "
+			strbuf_puts(&fix, "correct spec.podSelector to the labels of the intended pods, "
 				      "or delete the policy if the workload is gone");
 	}
-	free(sb_take(&fx));
-	free(sb_take(&what));
+	free(strbuf_take(&fx));
+	free(strbuf_take(&what));
 	finding_push(L, &f, P->ns, &loc, &msg, &hint, &fix);
 }
 
@@ -1916,7 +1838,7 @@ static bool lint_ns_keys(struct lint *L, const struct pol_policy *P, const struc
 			 const char *where)
 {
 	struct pol_lint_finding f = { .rule = POL_LINT_NAMESPACE_LABEL_UNKNOWN };
-	struct sb msg = { 0 }, hint = { 0 }, fix = { 0 }, loc = { 0 };
+	struct strbuf msg = { 0 }, hint = { 0 }, fix = { 0 }, loc = { 0 };
 	struct strv keys = { 0 };
 	const char *bad = NULL, *bad_val = NULL;
 
@@ -1938,24 +1860,24 @@ static bool lint_ns_keys(struct lint *L, const struct pol_policy *P, const struc
 			strv_add(L, &keys, l->items[k].key);
 	}
 	f_policy(L, &f, P, "policy");
-	sb_printf(&loc, "%s.namespaceSelector", where);
-	sb_printf(&msg, "namespaceSelector key \"%s\" is carried by no namespace, so this peer "
+	strbuf_printf(&loc, "%s.namespaceSelector", where);
+	strbuf_printf(&msg, "namespaceSelector key \"%s\" is carried by no namespace, so this peer "
 		  "matches nothing", bad);
 	if (bad_val && ns_exists(L, bad_val)) {
-		sb_printf(&hint, "namespace %s exists; every namespace carries "
+		strbuf_printf(&hint, "namespace %s exists; every namespace carries "
 			  "kubernetes.io/metadata.name=<its name>", bad_val);
-		sb_printf(&fix, "in %s.namespaceSelector.matchLabels, replace \"%s: %s\" with "
+		strbuf_printf(&fix, "in %s.namespaceSelector.matchLabels, replace \"%s: %s\" with "
 			  "\"kubernetes.io/metadata.name: %s\"", where, bad, bad_val, bad_val);
 		f_obj(L, &f, POL_LINT_OBJ_NAMESPACE, NULL, bad_val, "namespace");
 	} else {
 		const char *near = pol_lint_nearest(bad, keys.v, keys.n);
 
 		if (near) {
-			sb_printf(&hint, "did you mean \"%s\"?", near);
-			sb_printf(&fix, "in %s.namespaceSelector, change the key \"%s\" to \"%s\"",
+			strbuf_printf(&hint, "did you mean \"%s\"?", near);
+			strbuf_printf(&fix, "in %s.namespaceSelector, change the key \"%s\" to \"%s\"",
 				  where, bad, near);
 		} else {
-			sb_printf(&fix, "label the intended namespaces (kubectl label namespace NAME "
+			strbuf_printf(&fix, "label the intended namespaces (kubectl label namespace NAME "
 				  "%s=...), or select them by kubernetes.io/metadata.name", bad);
 		}
 	}
@@ -1970,7 +1892,7 @@ static void lint_peer_selects(struct lint *L, const struct pol_policy *P, const 
 {
 	const struct pol_cluster *c = L->c;
 	struct pol_lint_finding f = { .rule = POL_LINT_SELECTOR_MATCHES_NOTHING };
-	struct sb msg = { 0 }, hint = { 0 }, fix = { 0 }, fx = { 0 }, loc = { 0 };
+	struct strbuf msg = { 0 }, hint = { 0 }, fix = { 0 }, fx = { 0 }, loc = { 0 };
 	size_t n = 0, n_ns = 0;
 
 	if (pe->ipblock)
@@ -1987,16 +1909,16 @@ static void lint_peer_selects(struct lint *L, const struct pol_policy *P, const 
 			for (size_t i = 0; i < c->n_namespaces; i++)
 				sets[n++] = &c->namespaces[i]->labels;
 			f_policy(L, &f, P, "policy");
-			sb_printf(&loc, "%s.namespaceSelector", where);
-			sb_puts(&msg, "namespaceSelector ");
+			strbuf_printf(&loc, "%s.namespaceSelector", where);
+			strbuf_puts(&msg, "namespaceSelector ");
 			sel_text(&msg, pe->ns_sel);
-			sb_puts(&msg, " matches no namespace");
+			strbuf_puts(&msg, " matches no namespace");
 			selector_hint(L, pe->ns_sel, sets, n, "namespace", &hint, &fx);
 			if (fx.len)
-				sb_printf(&fix, "in %s.namespaceSelector, %s", where, fx.s);
+				strbuf_printf(&fix, "in %s.namespaceSelector, %s", where, fx.s);
 			else
-				sb_puts(&fix, "label the intended namespaces or correct the selector");
-			free(sb_take(&fx));
+				strbuf_puts(&fix, "label the intended namespaces or correct the selector");
+			free(strbuf_take(&fx));
 			finding_push(L, &f, P->ns, &loc, &msg, &hint, &fix);
 			return;
 		}
@@ -2017,31 +1939,31 @@ static void lint_peer_selects(struct lint *L, const struct pol_policy *P, const 
 		sets[n++] = &p->labels;
 	}
 	f_policy(L, &f, P, "policy");
-	sb_printf(&loc, "%s.podSelector", where);
-	sb_puts(&msg, "podSelector ");
+	strbuf_printf(&loc, "%s.podSelector", where);
+	strbuf_puts(&msg, "podSelector ");
 	sel_text(&msg, pe->pod_sel);
 	if (pe->ns_sel) {
-		sb_puts(&msg, " matches no pod in the namespaces selected by ");
+		strbuf_puts(&msg, " matches no pod in the namespaces selected by ");
 		sel_text(&msg, pe->ns_sel);
 	} else {
-		sb_printf(&msg, " matches no pod in %s", P->ns);
+		strbuf_printf(&msg, " matches no pod in %s", P->ns);
 		f_obj(L, &f, POL_LINT_OBJ_NAMESPACE, NULL, P->ns, "namespace");
 	}
 	if (!n) {
 		n = pod_label_sets(L, NULL, sets);
 		selector_hint(L, pe->pod_sel, sets, n, "pod in the cluster", &hint, &fx);
-		sb_puts(&msg, " (there is no pod in scope)");
+		strbuf_puts(&msg, " (there is no pod in scope)");
 	} else {
 		selector_hint(L, pe->pod_sel, sets, n, "pod in scope", &hint, &fx);
 	}
 	if (fx.len)
-		sb_printf(&fix, "in %s.podSelector, %s", where, fx.s);
+		strbuf_printf(&fix, "in %s.podSelector, %s", where, fx.s);
 	else if (!pe->ns_sel)
-		sb_printf(&fix, "the pods may live in another namespace: add a namespaceSelector to "
+		strbuf_printf(&fix, "the pods may live in another namespace: add a namespaceSelector to "
 			  "%s, or correct the podSelector", where);
 	else
-		sb_puts(&fix, "correct the podSelector to the labels of the intended pods");
-	free(sb_take(&fx));
+		strbuf_puts(&fix, "correct the podSelector to the labels of the intended pods");
+	free(strbuf_take(&fx));
 	finding_push(L, &f, P->ns, &loc, &msg, &hint, &fix);
 }
 
@@ -2112,7 +2034,7 @@ static void lint_ipblock_pods(struct lint *L, const struct pol_policy *P, bool e
 {
 	const struct pol_cluster *c = L->c;
 	struct pol_lint_finding f = { .rule = POL_LINT_IPBLOCK_COVERS_PODS };
-	struct sb msg = { 0 }, fix = { 0 }, loc = { 0 };
+	struct strbuf msg = { 0 }, fix = { 0 }, loc = { 0 };
 	struct pol_ip lo = { { 0 } };
 	unsigned plen = 128;
 	size_t n = 0;
@@ -2142,8 +2064,8 @@ static void lint_ipblock_pods(struct lint *L, const struct pol_policy *P, bool e
 	f_policy(L, &f, P, "policy");
 	f_marked_pods(L, &f, MARK_NEAR, "covered");
 	pol_cidr_format(&b->cidr, block, sizeof(block));
-	sb_printf(&loc, "%s.ipBlock", where);
-	sb_printf(&msg, "ipBlock %s covers the IP of %zu pod%s; npshim matches pod traffic against "
+	strbuf_printf(&loc, "%s.ipBlock", where);
+	strbuf_printf(&msg, "ipBlock %s covers the IP of %zu pod%s; npshim matches pod traffic against "
 		  "ipBlocks by address, so this rule %s them too", block, f.n_pods,
 		  f.n_pods == 1 ? "" : "s", egress ? "reaches" : "admits");
 	if (plen < b->cidr.len)
@@ -2155,16 +2077,16 @@ static void lint_ipblock_pods(struct lint *L, const struct pol_policy *P, bool e
 		for (unsigned bit = plen; bit < 128; bit++)
 			pc.addr.b[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
 		pol_cidr_format(&pc, pref, sizeof(pref));
-		sb_printf(&fix, "if the rule is meant for traffic outside the cluster, exclude the "
+		strbuf_printf(&fix, "if the rule is meant for traffic outside the cluster, exclude the "
 			  "pod addresses:\n  ipBlock:\n    cidr: %s\n    except:\n", block);
 		for (size_t i = 0; i < b->n_except; i++) {
 			char e[POL_CIDR_STRLEN];
 
-			sb_printf(&fix, "    - %s\n", pol_cidr_format(&b->except[i], e, sizeof(e)));
+			strbuf_printf(&fix, "    - %s\n", pol_cidr_format(&b->except[i], e, sizeof(e)));
 		}
-		sb_printf(&fix, "    - %s\nand select pods with podSelector/namespaceSelector peers", pref);
+		strbuf_printf(&fix, "    - %s\nand select pods with podSelector/namespaceSelector peers", pref);
 	} else {
-		sb_printf(&fix, "select these pods with podSelector/namespaceSelector peers instead of "
+		strbuf_printf(&fix, "select these pods with podSelector/namespaceSelector peers instead of "
 			  "ipBlock %s (pod IPs change when pods are rescheduled)", block);
 	}
 	finding_push(L, &f, P->ns, &loc, &msg, NULL, &fix);
@@ -2176,7 +2098,7 @@ static void lint_except(struct lint *L, const struct pol_policy *P, const struct
 	for (size_t i = 0; i < b->n_except; i++) {
 		const struct pol_cidr *e = &b->except[i];
 		struct pol_lint_finding f = { .rule = POL_LINT_EXCEPT_REMOVES_NOTHING };
-		struct sb msg = { 0 }, fix = { 0 }, loc = { 0 };
+		struct strbuf msg = { 0 }, fix = { 0 }, loc = { 0 };
 		char es[POL_CIDR_STRLEN], bs[POL_CIDR_STRLEN];
 		size_t by = NONE;
 
@@ -2197,17 +2119,17 @@ static void lint_except(struct lint *L, const struct pol_policy *P, const struct
 				continue;
 		}
 		f_policy(L, &f, P, "policy");
-		sb_printf(&loc, "%s.ipBlock.except[%zu]", where, i);
+		strbuf_printf(&loc, "%s.ipBlock.except[%zu]", where, i);
 		if (by == NONE) {
-			sb_printf(&msg, "except %s lies outside cidr %s and removes nothing (the API "
+			strbuf_printf(&msg, "except %s lies outside cidr %s and removes nothing (the API "
 				  "server rejects it)", es, bs);
-			sb_printf(&fix, "delete except entry %s, or correct it to a range inside %s", es, bs);
+			strbuf_printf(&fix, "delete except entry %s, or correct it to a range inside %s", es, bs);
 		} else {
 			char os[POL_CIDR_STRLEN];
 
 			pol_cidr_format(&b->except[by], os, sizeof(os));
-			sb_printf(&msg, "except %s removes nothing: except %s already covers it", es, os);
-			sb_printf(&fix, "delete except entry %s", es);
+			strbuf_printf(&msg, "except %s removes nothing: except %s already covers it", es, os);
+			strbuf_printf(&fix, "delete except entry %s", es);
 		}
 		finding_push(L, &f, P->ns, &loc, &msg, NULL, &fix);
 	}
@@ -2220,7 +2142,7 @@ static void lint_cidr_texts(struct lint *L)
 	for (size_t i = 0; i < L->o->n_cidr_texts; i++) {
 		const struct pol_lint_cidr_text *t = &L->o->cidr_texts[i];
 		struct pol_lint_finding f = { .rule = POL_LINT_NONCANONICAL_CIDR };
-		struct sb msg = { 0 }, fix = { 0 }, loc = { 0 };
+		struct strbuf msg = { 0 }, fix = { 0 }, loc = { 0 };
 		char canon[POL_CIDR_STRLEN];
 
 		if (!t->ns || !t->policy || !t->text ||
@@ -2228,11 +2150,11 @@ static void lint_cidr_texts(struct lint *L)
 			continue;
 		f_obj(L, &f, POL_LINT_OBJ_POLICY, t->ns, t->policy, "policy");
 		if (t->location)
-			sb_puts(&loc, t->location);
-		sb_printf(&msg, "CIDR %s has host bits set; it means %s, not the address it names",
+			strbuf_puts(&loc, t->location);
+		strbuf_printf(&msg, "CIDR %s has host bits set; it means %s, not the address it names",
 			  t->text, canon);
 		/* the parse succeeded, so the text has a slash */
-		sb_printf(&fix, "write %s, or %.*s/%s if the single address was meant", canon,
+		strbuf_printf(&fix, "write %s, or %.*s/%s if the single address was meant", canon,
 			  (int)(strchr(t->text, '/') - t->text), t->text,
 			  strchr(t->text, ':') ? "128" : "32");
 		finding_push(L, &f, t->ns, &loc, &msg, NULL, &fix);
@@ -2287,7 +2209,7 @@ static void lint_named_port(struct lint *L, const struct pol_policy *P, bool egr
 	const struct pol_cluster *c = L->c;
 	const struct pol_port *pt = &r->ports[pj];
 	struct pol_lint_finding f = { .rule = POL_LINT_NAMED_PORT_UNDEFINED };
-	struct sb msg = { 0 }, hint = { 0 }, fix = { 0 }, loc = { 0 };
+	struct strbuf msg = { 0 }, hint = { 0 }, fix = { 0 }, loc = { 0 };
 	struct strv names = { 0 };
 	const char *other_proto = NULL;
 	size_t n = 0;
@@ -2329,31 +2251,31 @@ static void lint_named_port(struct lint *L, const struct pol_policy *P, bool egr
 	f_policy(L, &f, P, "policy");
 	f_marked_pods(L, &f, MARK_NEAR, "destination");
 	f_port(&f, pt, 0, 0, L);
-	sb_printf(&loc, "spec.%s[%zu].ports[%zu]", egress ? "egress" : "ingress", ri, pj);
+	strbuf_printf(&loc, "spec.%s[%zu].ports[%zu]", egress ? "egress" : "ingress", ri, pj);
 	if (n == 1)
-		sb_printf(&msg, "named port \"%s\"/%s is not defined by the %s pod, so this entry "
+		strbuf_printf(&msg, "named port \"%s\"/%s is not defined by the %s pod, so this entry "
 			  "matches no port", pt->name, pol_proto_name(pt->proto),
 			  egress ? "destination" : "selected");
 	else
-		sb_printf(&msg, "named port \"%s\"/%s is defined by none of the %zu %s pods, so "
+		strbuf_printf(&msg, "named port \"%s\"/%s is defined by none of the %zu %s pods, so "
 			  "this entry matches no port", pt->name, pol_proto_name(pt->proto), n,
 			  egress ? "destination" : "selected");
 	if (other_proto) {
-		sb_printf(&hint, "the pods define \"%s\" with protocol %s", pt->name, other_proto);
-		sb_printf(&fix, "set protocol: %s on this port entry", other_proto);
+		strbuf_printf(&hint, "the pods define \"%s\" with protocol %s", pt->name, other_proto);
+		strbuf_printf(&fix, "set protocol: %s on this port entry", other_proto);
 	} else {
 		const char *near = pol_lint_nearest(pt->name, names.v, names.n);
 
 		if (near) {
-			sb_printf(&hint, "did you mean \"%s\"?", near);
-			sb_printf(&fix, "change port: %s to port: %s", pt->name, near);
+			strbuf_printf(&hint, "did you mean \"%s\"?", near);
+			strbuf_printf(&fix, "change port: %s to port: %s", pt->name, near);
 		} else {
-			sb_puts(&fix, "use a port name the pods define in spec.containers[].ports[].name, "
+			strbuf_puts(&fix, "use a port name the pods define in spec.containers[].ports[].name, "
 				      "or the port number");
 			if (names.n) {
-				sb_puts(&hint, "names defined:");
+				strbuf_puts(&hint, "names defined:");
 				for (size_t k = 0; k < names.n && k < 8; k++)
-					sb_printf(&hint, " %s", names.v[k]);
+					strbuf_printf(&hint, " %s", names.v[k]);
 			}
 		}
 	}
@@ -2429,7 +2351,7 @@ static void lint_default_deny(struct lint *L)
 		if (in)
 			continue;
 		struct pol_lint_finding f = { .rule = POL_LINT_NAMESPACE_WITHOUT_DEFAULT_DENY };
-		struct sb msg = { 0 }, fix = { 0 };
+		struct strbuf msg = { 0 }, fix = { 0 };
 
 		memset(L->mark, 0, c->n_pods);
 		for (size_t k = 0; k < c->n_pods; k++)
@@ -2439,12 +2361,12 @@ static void lint_default_deny(struct lint *L)
 			}
 		f_obj(L, &f, POL_LINT_OBJ_NAMESPACE, NULL, ns, "namespace");
 		f_marked_pods(L, &f, MARK_NEAR, "selected");
-		sb_printf(&msg, "namespace %s runs %zu pod%s and has no default-deny policy for ingress%s:"
+		strbuf_printf(&msg, "namespace %s runs %zu pod%s and has no default-deny policy for ingress%s:"
 			  " any new workload there is reachable from everywhere", ns, n,
 			  n == 1 ? "" : "s", eg ? "" : " (nor for egress)");
-		sb_puts(&fix, "isolate every pod, then allow what each one needs:\n");
+		strbuf_puts(&fix, "isolate every pod, then allow what each one needs:\n");
 		yaml_head(&fix, "default-deny-ingress", "", ns);
-		sb_puts(&fix, "  podSelector: {}\n  policyTypes:\n  - Ingress\n");
+		strbuf_puts(&fix, "  podSelector: {}\n  policyTypes:\n  - Ingress\n");
 		finding_push(L, &f, ns, NULL, &msg, NULL, &fix);
 	}
 	free(seen.v);
@@ -2468,7 +2390,7 @@ static void lint_shadowed(struct lint *L)
 			for (size_t a = 0; a < nr; a++) {
 				for (size_t b = 0; b < nr; b++) {
 					struct pol_lint_finding f = { .rule = POL_LINT_SHADOWED_RULE };
-					struct sb msg = { 0 }, fix = { 0 }, loc = { 0 };
+					struct strbuf msg = { 0 }, fix = { 0 }, loc = { 0 };
 
 					if (a == b || !pol_lint_rule_covers(&rs[b], &rs[a]))
 						continue;
@@ -2476,11 +2398,11 @@ static void lint_shadowed(struct lint *L)
 					if (b > a && pol_lint_rule_covers(&rs[a], &rs[b]))
 						continue;
 					f_policy(L, &f, P, "policy");
-					sb_printf(&loc, "spec.%s[%zu]", dir, a);
-					sb_printf(&msg, "%s rule %zu of %s/%s is fully covered by %s rule %zu "
+					strbuf_printf(&loc, "spec.%s[%zu]", dir, a);
+					strbuf_printf(&msg, "%s rule %zu of %s/%s is fully covered by %s rule %zu "
 						  "of the same policy and adds nothing", dir, a, P->ns,
 						  P->name, dir, b);
-					sb_printf(&fix, "delete spec.%s[%zu], or narrow spec.%s[%zu] if it "
+					strbuf_printf(&fix, "delete spec.%s[%zu], or narrow spec.%s[%zu] if it "
 						  "admits more than intended", dir, a, dir, b);
 					finding_push(L, &f, P->ns, &loc, &msg, NULL, &fix);
 					break;
@@ -2527,7 +2449,7 @@ static void lint_usage(struct lint *L)
 	for (size_t pi = 0; pi < c->n_policies && !L->oom; pi++) {
 		const struct pol_policy *P = c->policies[pi];
 		struct pol_lint_finding f = { .rule = POL_LINT_POLICY_UNUSED_IN_WINDOW };
-		struct sb msg = { 0 }, fix = { 0 };
+		struct strbuf msg = { 0 }, fix = { 0 };
 		bool used = false;
 
 		for (size_t i = 0; i < u->n_decided && !used; i++)
@@ -2542,9 +2464,9 @@ static void lint_usage(struct lint *L)
 		    (!P->n_ingress && !P->n_egress))
 			continue;
 		f_policy(L, &f, P, "policy");
-		sb_printf(&msg, "%s/%s decided none of the %llu flows recorded between %s and %s",
+		strbuf_printf(&msg, "%s/%s decided none of the %llu flows recorded between %s and %s",
 			  P->ns, P->name, (unsigned long long)u->n_flows, since, until);
-		sb_puts(&fix, "check whether the traffic it allows still exists; delete the policy if "
+		strbuf_puts(&fix, "check whether the traffic it allows still exists; delete the policy if "
 			      "not, or keep it if it guards rare traffic (batch jobs, failover)");
 		finding_push(L, &f, P->ns, NULL, &msg, NULL, &fix);
 	}
