@@ -131,6 +131,15 @@ check "guide: -n production writes production only" \
 	bash -c '"$1" recommend --db "$2" --cluster "$3" -n production --output json 2>/dev/null |
 		jq -e "[.items[].metadata.namespace] | unique == [\"production\"]" >/dev/null' _ "$NPSHIM" "$T/guide.db" "$GUIDE"
 
+head -n 7 "$DATA/guide-flows.jsonl" >"$T/node1.jsonl"
+tail -n +6 "$DATA/guide-flows.jsonl" >"$T/node2.jsonl"
+feed "$T/node1.db" --cluster "$GUIDE" <"$T/node1.jsonl" && feed "$T/node2.db" --cluster "$GUIDE" <"$T/node2.jsonl" ||
+	bad "guide: feeding two node databases"
+"$NPSHIM" recommend --db "$T/node1.db" --db "$T/node2.db" --cluster "$GUIDE" -A --output json >"$T/nodes.json" 2>/dev/null
+check "guide: two node databases (overlapping flows) merge into the same policies" \
+	jq -e --slurpfile one "$T/guide.json" '.coverage.databases == 2 and .coverage.flows == $one[0].coverage.flows and
+		.coverage.complete and ([.items[] | .spec] == [$one[0].items[] | .spec])' "$T/nodes.json"
+
 echo "== replay: a proposal checked against history"
 "$NPSHIM" replay --db "$T/guide.db" --cluster "$GUIDE" --policies "$T/rec.yaml" --output json >"$T/replay-ok.json"
 rc=$?
