@@ -310,7 +310,13 @@ static bool analyse(struct report *rp)
 			rp->last_ms = o->last_ms;
 	}
 	{
-		int64_t span = rp->runs_first_ms ? rp->recorded_ms : rp->last_ms - rp->first_ms;
+		/* A daemon still running has touched its period up to 10 s ago:
+		 * the flows may reach further. */
+		int64_t span = rp->last_ms - rp->first_ms;
+
+		if (rp->runs_first_ms && rp->recorded_ms > span)
+			span = rp->recorded_ms;
+		rp->recorded_ms = span;
 
 		rp->days = (double)span / 86400000.0;
 		if (span < 86400000) {
