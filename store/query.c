@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* store/query.c - read-only queries over one or more flow databases.
  *
- * Query text is assembled from fixed fragments and the schema names d0..d9
- * only; every value a user gives is bound as a parameter, never pasted into
- * SQL.
+ * Query text is assembled from fixed fragments, the schema names d0..d9
+ * and bucket bounds computed here (integers); every value a user gives is
+ * bound as a parameter, never pasted into SQL.
+ *
+ * Grouped queries and the report read the rollups (flow_hour, flow_day,
+ * kept by the writer in the same transaction as the minute rows) for the
+ * whole hours and days of the window, and minute rows only for its ragged
+ * edges: see plan_window(). Each such query runs in one read transaction,
+ * so the plan and the rows come from the same snapshot of every file.
  */
 #include "store/query.h"
 
@@ -13,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -306,17 +313,158 @@ enum {
 	P_AFTER = 100,
 };
 
+/* ---- window plans: which table answers which part of a window ---- */
+
+enum arm_table { ARM_MINUTE, ARM_HOUR, ARM_DAY };
+
+/* Rows of one table with bucket in [lo, hi); INT64_MIN / INT64_MAX: no
+ * bound. */
+struct arm {
+	enum arm_table table;
+	int64_t lo, hi;
+};
+
+struct plan {
+	struct arm arm[5];
+	int n;
+};
+
+static const char *const arm_table_name[] = { "flow", "flow_hour", "flow_day" };
+
+static int64_t floor_to(int64_t t, int64_t unit)
+{
+	return t >= 0 ? t / unit * unit : -((-t + unit - 1) / unit) * unit;
+}
+
+static int64_t ceil_to(int64_t t, int64_t unit)
+{
+	return floor_to(t, unit) == t ? t : floor_to(t, unit) + unit;
+}
+
+static void plan_add(struct plan *p, enum arm_table t, int64_t lo, int64_t hi)
+{
+	if (lo < hi)
+		p->arm[p->n++] = (struct arm){ t, lo, hi };
+}
+
+/**
+ * plan_window - split [since, until) (Unix s, 0 = open) for file @i into
+ * arms: minute rows for the edges, flow_hour for whole hours, flow_day for
+ * whole days. A rollup row sums every minute row of its period only while
+ * none of them has been pruned; pruning goes oldest first (store.c), so
+ * the periods after the one holding the oldest minute row are whole, and
+ * rollups are used from there on only. With @rollups false (a filter on
+ * sampled pods or IPs, which rollups do not keep) one minute arm.
+ * Call inside the read transaction of the query that uses the plan.
+ */
+static int plan_window(struct store_reader *r, size_t i, int64_t since, int64_t until,
+		       bool rollups, struct plan *p, char *err, size_t errlen)
+{
+	int64_t sb = since ? since / 60 * 60 : INT64_MIN, ub = until ? until : INT64_MAX;
+	int64_t minb = 0, ha, hb, da, db;
+	bool have_min = false;
+
+	p->n = 0;
+	if (rollups) {
+		char sql[64];
+		sqlite3_stmt *st;
+		int rc;
+
+		snprintf(sql, sizeof(sql), "SELECT min(bucket) FROM d%zu.flow", i);
+		rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			rc = sqlite3_step(st);
+			if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+				minb = sqlite3_column_int64(st, 0);
+				have_min = true;
+			}
+			sqlite3_finalize(st);
+		}
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			snprintf(err, errlen, "%s: %s", r->paths[i], sqlite3_errmsg(r->db));
+			return -1;
+		}
+	}
+	if (!have_min) {
+		plan_add(p, ARM_MINUTE, sb, ub);
+		return 0;
+	}
+	ha = floor_to(minb, 3600) + 3600;
+	if (since && ceil_to(since, 3600) > ha)
+		ha = ceil_to(since, 3600);
+	hb = floor_to(until ? until : (int64_t)time(NULL), 3600);
+	if (ha >= hb) {
+		plan_add(p, ARM_MINUTE, sb, ub);
+		return 0;
+	}
+	plan_add(p, ARM_MINUTE, sb, ha);
+	da = floor_to(minb, 86400) + 86400;
+	if (ceil_to(ha, 86400) > da)
+		da = ceil_to(ha, 86400);
+	db = floor_to(hb, 86400);
+	if (da < db) {
+		plan_add(p, ARM_HOUR, ha, da);
+		plan_add(p, ARM_DAY, da, db);
+		plan_add(p, ARM_HOUR, db, hb);
+	} else {
+		plan_add(p, ARM_HOUR, ha, hb);
+	}
+	plan_add(p, ARM_MINUTE, hb, ub);
+	return 0;
+}
+
+/* The bucket bounds of an arm; minute arms also get the exact millisecond
+ * bounds of the window (rollup arms lie wholly inside it). */
+static void add_arm_bounds(struct sbuf *b, const struct arm *a, const struct store_filter *f)
+{
+	if (a->lo != INT64_MIN)
+		sb_add(b, " AND f.bucket >= %lld", (long long)a->lo);
+	if (a->hi != INT64_MAX)
+		sb_add(b, " AND f.bucket < %lld", (long long)a->hi);
+	if (a->table == ARM_MINUTE && f->since)
+		sb_add(b, " AND f.last_seen >= ?%d", P_SINCE_MS);
+	if (a->table == ARM_MINUTE && f->until)
+		sb_add(b, " AND f.first_seen < ?%d", P_UNTIL_MS);
+}
+
+/* Reads in one transaction (one snapshot of every file) or not at all. */
+static int read_begin(struct store_reader *r, char *err, size_t errlen)
+{
+	if (sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot start reading: %s", sqlite3_errmsg(r->db));
+		return -1;
+	}
+	return 0;
+}
+
+static void read_end(struct store_reader *r)
+{
+	sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
+}
+
 /* side: which arm of a namespace filter this is. "src or dst in NS" is
  * split into two arms (src in NS; dst in NS and src not) so that each can
  * walk its own (ns, bucket) index, newest first, instead of an OR that
  * collects and sorts every row of the namespace. */
-static void add_where(struct sbuf *b, const struct store_filter *f, size_t i, int side)
+static void add_where(struct sbuf *b, const struct store_filter *f, size_t i, int side,
+		      const struct arm *arm)
 {
 	sb_add(b, " WHERE 1");
 	if (f->ns && side == 0)
 		sb_add(b, " AND f.src_ns = ?%d", P_NS);
 	else if (f->ns)
 		sb_add(b, " AND f.dst_ns = ?%d AND f.src_ns <> ?%d", P_NS, P_NS);
+	if (arm && arm->table != ARM_MINUTE) {
+		/* Rollup rows have the namespaces; the other key filters
+		 * are applied to flow_keys after aggregation (add_key_where),
+		 * and sample filters never reach rollups (plan_window). */
+		if (f->from.ns)
+			sb_add(b, " AND f.src_ns = ?%d", P_FROM_NS);
+		if (f->to.ns)
+			sb_add(b, " AND f.dst_ns = ?%d", P_TO_NS);
+		add_arm_bounds(b, arm, f);
+		return;
+	}
 	if (f->pod)
 		sb_add(b, " AND (instr(',' || f.src_pods || ',', ',' || ?%d || ',') > 0"
 			  " OR instr(',' || f.dst_pods || ',', ',' || ?%d || ',') > 0)", P_POD, P_POD);
@@ -346,6 +494,10 @@ static void add_where(struct sbuf *b, const struct store_filter *f, size_t i, in
 		else
 			sb_add(b, " AND instr(f.policies || ',', '/' || ?%d || ',') > 0", P_POLICY);
 	}
+	if (arm) {
+		add_arm_bounds(b, arm, f);
+		return;
+	}
 	/* The bucket bounds let the (…, bucket) indexes do the work; the
 	 * millisecond bounds make the edges exact. */
 	if (f->since)
@@ -354,6 +506,25 @@ static void add_where(struct sbuf *b, const struct store_filter *f, size_t i, in
 		sb_add(b, " AND f.bucket < ?%d AND f.first_seen < ?%d", P_UNTIL_BUCKET, P_UNTIL_MS);
 	if (f->after_id)
 		sb_add(b, " AND f.id > ?%zu", (size_t)P_AFTER + i);
+}
+
+/* The filters on key columns, on the flow_keys row (alias k) of an
+ * aggregated flow. Minute arms have applied them already; rollup arms
+ * cannot. */
+static void add_key_where(struct sbuf *b, const struct store_filter *f)
+{
+	if (f->port >= 0)
+		sb_add(b, " AND k.port = ?%d", P_PORT);
+	if (f->proto > 0)
+		sb_add(b, " AND k.proto = ?%d", P_PROTO);
+	if (f->verdict >= 0)
+		sb_add(b, " AND k.verdict = ?%d", P_VERDICT);
+	if (f->policy) {
+		if (strchr(f->policy, '/'))
+			sb_add(b, " AND instr(',' || k.policies || ',', ',' || ?%d || ',') > 0", P_POLICY);
+		else
+			sb_add(b, " AND instr(k.policies || ',', '/' || ?%d || ',') > 0", P_POLICY);
+	}
 }
 
 static void bind_filter(sqlite3_stmt *st, const struct store_filter *f, size_t n)
@@ -401,6 +572,17 @@ static void bind_filter(sqlite3_stmt *st, const struct store_filter *f, size_t n
 	"f.src_ips AS src_ips, f.src_pods AS src_pods, f.dst_ips AS dst_ips, "      \
 	"f.dst_pods AS dst_pods, f.fkey AS fkey"
 
+/* What an arm of a grouped query or the report reads: minute rows and
+ * rollup rows alike. */
+#define COLS_AGG \
+	"f.fkey AS fkey, f.count AS count, f.first_seen AS first_seen, f.last_seen AS last_seen"
+#define SUMS_AGG \
+	"fkey, SUM(count) AS count, MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen"
+#define COLS_KEY                                                                    \
+	"k.src_ns AS src_ns, k.src_kind AS src_kind, k.src_name AS src_name, "      \
+	"k.dst_ns AS dst_ns, k.dst_kind AS dst_kind, k.dst_name AS dst_name, "      \
+	"k.proto AS proto, k.port AS port, k.verdict AS verdict, k.policies AS policies"
+
 #define PROTO_TEXT(col)                                                                      \
 	"CASE " col " WHEN 6 THEN 'TCP' WHEN 17 THEN 'UDP' WHEN 132 THEN 'SCTP' WHEN 1 THEN " \
 	"'ICMP' WHEN 58 THEN 'ICMPv6' ELSE CAST(" col " AS TEXT) END"
@@ -430,44 +612,84 @@ int store_query_flows(struct store_reader *r, const struct store_filter *f,
 		switch (group) {
 		case STORE_GROUP_SRC:
 			sb_add(&b, "src_ns AS src_namespace, src_kind, src_name, " VERDICT_TEXT("verdict")
-				   " AS verdict, SUM(count) AS count, COUNT(DISTINCT fkey) AS flows, ");
+				   " AS verdict, SUM(count) AS count, COUNT(*) AS flows, ");
 			break;
 		case STORE_GROUP_DST:
 			sb_add(&b, "dst_ns AS dst_namespace, dst_kind, dst_name, " VERDICT_TEXT("verdict")
-				   " AS verdict, SUM(count) AS count, COUNT(DISTINCT fkey) AS flows, ");
+				   " AS verdict, SUM(count) AS count, COUNT(*) AS flows, ");
 			break;
 		case STORE_GROUP_PAIR:
 			sb_add(&b, "src_ns AS src_namespace, src_kind, src_name, dst_ns AS dst_namespace, dst_kind, "
 				   "dst_name, " VERDICT_TEXT("verdict") " AS verdict, SUM(count) AS count, "
-				   "COUNT(DISTINCT fkey) AS flows, ");
+				   "COUNT(*) AS flows, ");
 			break;
 		case STORE_GROUP_PORT:
 			sb_add(&b, "dst_ns AS dst_namespace, dst_kind, dst_name, " PROTO_TEXT("proto")
 				   " AS protocol, port, " VERDICT_TEXT("verdict") " AS verdict, SUM(count) AS count, "
-				   "COUNT(DISTINCT fkey) AS flows, ");
+				   "COUNT(*) AS flows, ");
 			break;
 		case STORE_GROUP_POLICY:
 		default:
 			sb_add(&b, "policies, " VERDICT_TEXT("verdict") " AS verdict, SUM(count) AS count, "
-				   "COUNT(DISTINCT fkey) AS flows, ");
+				   "COUNT(*) AS flows, ");
 			break;
 		}
+		/* First one row per flow and file: the rows of the window
+		 * (minute and rollup alike: fkey and the sums only) summed
+		 * per fkey, an integer, then the flow's key columns looked
+		 * up once in flow_keys. With several files, once more per
+		 * fkey so that a flow seen on two nodes counts once in
+		 * FLOWS. Then the groups, over those few rows. */
 		sb_add(&b, "MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen FROM (");
+		if (r->n > 1)
+			sb_add(&b, "SELECT src_ns, src_kind, src_name, dst_ns, dst_kind, dst_name, proto, port, "
+				   "verdict, policies, SUM(count) AS count, MIN(first_seen) AS first_seen, "
+				   "MAX(last_seen) AS last_seen, fkey FROM (");
+	}
+	if (group != STORE_GROUP_NONE && read_begin(r, err, errlen)) {
+		sb_free(&b);
+		return -1;
 	}
 	for (size_t i = 0; i < r->n; i++) {
+		struct plan plan = { .n = 0 };
+
+		if (group != STORE_GROUP_NONE &&
+		    plan_window(r, i, f->since, f->until, !f->pod && !f->from.name && !f->to.name,
+				&plan, err, errlen)) {
+			read_end(r);
+			sb_free(&b);
+			return -1;
+		}
+		if (group != STORE_GROUP_NONE)
+			sb_add(&b, "%sSELECT " COLS_KEY ", a.count AS count, a.first_seen AS first_seen, "
+				   "a.last_seen AS last_seen, a.fkey AS fkey FROM (SELECT " SUMS_AGG " FROM (",
+			       i ? " UNION ALL " : "");
 		for (int side = 0; side < (f->ns ? 2 : 1); side++) {
 			/* With a limit, each arm only needs its own newest
 			 * rows: the index gives them without a sort. */
 			bool top = group == STORE_GROUP_NONE && limit && !f->after_id;
 
+			if (group != STORE_GROUP_NONE) {
+				for (int a = 0; a < plan.n; a++) {
+					sb_add(&b, "%sSELECT " COLS_AGG " FROM d%zu.%s AS f",
+					       side || a ? " UNION ALL " : "", i,
+					       arm_table_name[plan.arm[a].table]);
+					add_where(&b, f, i, side, &plan.arm[a]);
+				}
+				continue;
+			}
 			if (i || side)
 				sb_add(&b, " UNION ALL ");
 			if (top)
 				sb_add(&b, "SELECT * FROM (");
 			sb_add(&b, "SELECT " COLS_RAW " FROM d%zu.flow AS f", i, i, i);
-			add_where(&b, f, i, side);
+			add_where(&b, f, i, side, NULL);
 			if (top)
 				sb_add(&b, " ORDER BY f.bucket DESC LIMIT ?%d)", P_LIMIT);
+		}
+		if (group != STORE_GROUP_NONE) {
+			sb_add(&b, ") GROUP BY fkey) AS a JOIN d%zu.flow_keys AS k ON k.fkey = a.fkey WHERE 1", i);
+			add_key_where(&b, f);
 		}
 	}
 	if (group == STORE_GROUP_NONE) {
@@ -480,6 +702,8 @@ int store_query_flows(struct store_reader *r, const struct store_filter *f,
 		else
 			sb_add(&b, ")) ORDER BY bucket, last_seen, db, id");
 	} else {
+		if (r->n > 1)
+			sb_add(&b, ") GROUP BY fkey");
 		switch (group) {
 		case STORE_GROUP_SRC:
 			sb_add(&b, ") GROUP BY src_ns, src_kind, src_name, verdict");
@@ -504,20 +728,23 @@ int store_query_flows(struct store_reader *r, const struct store_filter *f,
 	}
 	if (b.oom) {
 		snprintf(err, errlen, "out of memory");
-		sb_free(&b);
-		return -1;
+		ret = -1;
+		goto out;
 	}
 	if (sqlite3_prepare_v2(r->db, b.s, -1, &st, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot prepare the query: %s", sqlite3_errmsg(r->db));
-		sb_free(&b);
-		return -1;
+		ret = -1;
+		goto out;
 	}
-	sb_free(&b);
 	bind_filter(st, f, r->n);
 	if (limit && !f->after_id)
 		sqlite3_bind_int64(st, P_LIMIT, (sqlite3_int64)(limit > INT64_MAX ? INT64_MAX : limit));
 	ret = run(r, st, fn, ctx, err, errlen);
 	sqlite3_finalize(st);
+out:
+	sb_free(&b);
+	if (group != STORE_GROUP_NONE)
+		read_end(r);
 	return ret;
 }
 
@@ -531,34 +758,64 @@ int store_query_report(struct store_reader *r, const char *ns, int64_t since, in
 	sb_add(&b, "SELECT namespace, kind, name, direction, peer_namespace, peer_kind, peer_name, "
 		   PROTO_TEXT("proto") " AS protocol, port, policies, SUM(count) AS count, "
 		   "MIN(first_seen) AS first_seen_ms, MAX(last_seen) AS last_seen_ms FROM (");
+	if (read_begin(r, err, errlen)) {
+		sb_free(&b);
+		return -1;
+	}
 	for (size_t i = 0; i < r->n; i++) {
+		struct plan plan;
+
+		if (plan_window(r, i, since, until, true, &plan, err, errlen)) {
+			read_end(r);
+			sb_free(&b);
+			return -1;
+		}
 		for (int side = 0; side < 2; side++) {
 			const char *me = side ? "dst" : "src", *peer = side ? "src" : "dst";
 
-			if (i || side)
-				sb_add(&b, " UNION ALL ");
-			sb_add(&b, "SELECT f.%s_ns AS namespace, f.%s_kind AS kind, f.%s_name AS name, "
-				   "'%s' AS direction, f.%s_ns AS peer_namespace, f.%s_kind AS peer_kind, "
-				   "f.%s_name AS peer_name, f.proto AS proto, f.port AS port, "
-				   "f.policies AS policies, f.count AS count, f.first_seen AS first_seen, "
-				   "f.last_seen AS last_seen, f.fkey AS fkey FROM d%zu.flow AS f "
-				   "WHERE f.verdict = 2 AND (f.direction & %d) <> 0 AND f.%s_ns <> ''"
-				   " AND f.bucket >= ?2 AND f.last_seen >= ?3 AND f.bucket < ?4 AND f.first_seen < ?5",
-			       me, me, me, side ? "ingress" : "egress", peer, peer, peer, i,
-			       side ? 2 : 1, me);
-			if (ns)
-				sb_add(&b, " AND f.%s_ns = ?1", me);
+			/* Per file and side: the window's rows summed per
+			 * fkey, then the key looked up once (as in
+			 * store_query_flows). Minute arms can use the
+			 * (verdict, namespace) indexes; rollup rows only
+			 * know namespaces, so verdict and direction are
+			 * checked on the key. */
+			sb_add(&b, "%sSELECT k.%s_ns AS namespace, k.%s_kind AS kind, k.%s_name AS name, "
+				   "'%s' AS direction, k.%s_ns AS peer_namespace, k.%s_kind AS peer_kind, "
+				   "k.%s_name AS peer_name, k.proto AS proto, k.port AS port, "
+				   "k.policies AS policies, a.count AS count, a.first_seen AS first_seen, "
+				   "a.last_seen AS last_seen, a.fkey AS fkey FROM (SELECT " SUMS_AGG " FROM (",
+			       i || side ? " UNION ALL " : "", me, me, me, side ? "ingress" : "egress",
+			       peer, peer, peer);
+			for (int a = 0; a < plan.n; a++) {
+				const struct arm *arm = &plan.arm[a];
+
+				sb_add(&b, "%sSELECT " COLS_AGG " FROM d%zu.%s AS f WHERE f.%s_ns <> ''",
+				       a ? " UNION ALL " : "", i, arm_table_name[arm->table], me);
+				if (arm->lo != INT64_MIN)
+					sb_add(&b, " AND f.bucket >= %lld", (long long)arm->lo);
+				if (arm->hi != INT64_MAX)
+					sb_add(&b, " AND f.bucket < %lld", (long long)arm->hi);
+				if (arm->table == ARM_MINUTE)
+					sb_add(&b, " AND f.verdict = 2 AND (f.direction & %d) <> 0"
+						   " AND f.last_seen >= ?3 AND f.first_seen < ?5", side ? 2 : 1);
+				if (ns)
+					sb_add(&b, " AND f.%s_ns = ?1", me);
+			}
+			sb_add(&b, ") GROUP BY fkey) AS a JOIN d%zu.flow_keys AS k ON k.fkey = a.fkey"
+				   " WHERE k.verdict = 2 AND (k.direction & %d) <> 0", i, side ? 2 : 1);
 		}
 	}
 	sb_add(&b, ") GROUP BY direction, fkey");
 	if (b.oom) {
 		snprintf(err, errlen, "out of memory");
 		sb_free(&b);
+		read_end(r);
 		return -1;
 	}
 	if (sqlite3_prepare_v2(r->db, b.s, -1, &st, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot prepare the report: %s", sqlite3_errmsg(r->db));
 		sb_free(&b);
+		read_end(r);
 		return -1;
 	}
 	sb_free(&b);
@@ -570,6 +827,7 @@ int store_query_report(struct store_reader *r, const char *ns, int64_t since, in
 	sqlite3_bind_int64(st, 5, until * 1000);
 	ret = run(r, st, fn, ctx, err, errlen);
 	sqlite3_finalize(st);
+	read_end(r);
 	return ret;
 }
 
@@ -707,13 +965,13 @@ static int authorize_read(void *ctx, int action, const char *a, const char *b,
 
 static int make_sql_views(struct store_reader *r, char *err, size_t errlen)
 {
-	static const char *const views[] = { "flows", "runs" };
+	static const char *const views[] = { "flows", "runs", "flows_hourly", "flows_daily" };
 	struct sbuf b = { 0 };
 	char *msg = NULL;
 
 	if (r->sql_views)
 		return 0;
-	for (size_t v = 0; v < 2; v++) {
+	for (size_t v = 0; v < sizeof(views) / sizeof(views[0]); v++) {
 		sb_add(&b, "CREATE TEMP VIEW %s AS ", views[v]);
 		for (size_t i = 0; i < r->n; i++)
 			sb_add(&b, "%sSELECT * FROM d%zu.%s", i ? " UNION ALL " : "", i, views[v]);

@@ -5,6 +5,9 @@
  * answers every query over all of them at once: the files are attached to
  * one in-memory connection and each query is a UNION ALL of the same
  * filtered select on every file, merged, grouped and sorted by SQLite.
+ * Grouped queries and the report read the hourly and daily rollups for the
+ * whole hours and days of their window, minute rows for the edges: the
+ * answer is the same as from minute rows alone, only faster.
  * Readers never block the writer (WAL). At most STORE_READER_MAX files.
  *
  * Ownership: the reader owns its connection. Values handed to a row
@@ -41,7 +44,9 @@ typedef int (*store_row_fn)(void *ctx, size_t ncols, const char *const *names,
 
 /* An endpoint filter: "[NAMESPACE/]NAME" or "NAMESPACE/" (the whole
  * namespace). NAME matches the workload name, a sampled pod name or a
- * sampled IP (external and node endpoints are named by IP). */
+ * sampled IP (external and node endpoints are named by IP). A filter on
+ * samples (pod, from.name, to.name) can only be answered from minute rows:
+ * rollups keep no samples. */
 struct store_endpoint_filter {
 	const char *ns;   /* NULL = any */
 	const char *name; /* NULL = any */
@@ -94,8 +99,8 @@ int store_query_flows(struct store_reader *r, const struct store_filter *f,
 		      char *err, size_t errlen);
 
 /**
- * store_query_sql - run one user statement over the views `flows` and
- * `runs` (UNION ALL of every file). Only reading is allowed: the files are
+ * store_query_sql - run one user statement over the views `flows`,
+ * `runs`, `flows_hourly` and `flows_daily` (UNION ALL of every file). Only reading is allowed: the files are
  * opened read-only and an authorizer refuses anything but SELECT, reads and
  * functions. Returns 0, the callback's value, or -1 with @err set.
  */

@@ -97,13 +97,90 @@ static const char schema_v2[] =
 	"  bucket AS minute_unix, first_seen AS first_seen_ms, last_seen AS last_seen_ms\n"
 	"FROM flow;\n";
 
-static const char *const schema_steps[] = { NULL, schema_v1, schema_v2 };
+/* Version 3: hourly and daily rollups of `flow`, kept by the writer in the
+ * same transaction as the minute rows, so that grouped queries and the
+ * readiness report over hours or days read one row per flow and hour (or
+ * day) instead of one per minute.
+ *
+ * The key columns of a flow are a function of fkey (it hashes them), so
+ * they are stored once, in flow_keys, and a rollup row is narrow: bucket,
+ * fkey, the two namespaces (what readers select on before aggregating)
+ * and the sums. Readers aggregate rollup rows per fkey from the covering
+ * namespace indexes, then look up the few distinct keys. WITHOUT ROWID:
+ * the primary key (bucket, fkey) is the row order, so a window without a
+ * namespace is one contiguous range. Existing minute rows are rolled up
+ * here, in the migration. */
+#define ROLLUP_TABLE(name)                                                              \
+	"CREATE TABLE " name "(\n"                                                      \
+	"  bucket INTEGER NOT NULL,\n"                                                  \
+	"  fkey INTEGER NOT NULL,\n"                                                    \
+	"  src_ns TEXT NOT NULL,\n"                                                     \
+	"  dst_ns TEXT NOT NULL,\n"                                                     \
+	"  count INTEGER NOT NULL,\n"                                                   \
+	"  first_seen INTEGER NOT NULL,\n"                                              \
+	"  last_seen INTEGER NOT NULL,\n"                                               \
+	"  PRIMARY KEY(bucket, fkey)\n"                                                 \
+	") WITHOUT ROWID;\n"
+#define ROLLUP_COLS "fkey, src_ns, dst_ns, sum(count), min(first_seen), max(last_seen)"
+/* Covering: with the primary key columns every index entry carries, a
+ * namespace and a window are answered from the index alone. */
+#define ROLLUP_INDEXES(name)                                                            \
+	"CREATE INDEX " name "_src ON " name "(src_ns, bucket, count, first_seen, last_seen);\n" \
+	"CREATE INDEX " name "_dst ON " name "(dst_ns, bucket, src_ns, count, first_seen, last_seen);\n"
+#define ROLLUP_VIEW(view, table, unit, fmt)                                             \
+	"CREATE VIEW " view " AS SELECT\n"                                              \
+	"  strftime('" fmt "', r.bucket, 'unixepoch') AS " unit ",\n"                   \
+	"  (SELECT value FROM meta WHERE key = 'node') AS node,\n"                      \
+	"  k.src_ns AS src_namespace, k.src_kind AS src_kind, k.src_name AS src_name,\n" \
+	"  k.dst_ns AS dst_namespace, k.dst_kind AS dst_kind, k.dst_name AS dst_name,\n" \
+	"  CASE k.proto WHEN 6 THEN 'TCP' WHEN 17 THEN 'UDP' WHEN 132 THEN 'SCTP'\n"     \
+	"    WHEN 1 THEN 'ICMP' WHEN 58 THEN 'ICMPv6' ELSE CAST(k.proto AS TEXT) END AS protocol,\n" \
+	"  k.port AS port,\n"                                                           \
+	"  CASE k.verdict WHEN 0 THEN 'allow' WHEN 1 THEN 'deny' WHEN 2 THEN 'would-deny'\n" \
+	"    ELSE CAST(k.verdict AS TEXT) END AS verdict,\n"                            \
+	"  CASE k.mode WHEN 0 THEN 'enforce' WHEN 1 THEN 'audit' ELSE CAST(k.mode AS TEXT) END AS mode,\n" \
+	"  CASE k.direction WHEN 1 THEN 'egress' WHEN 2 THEN 'ingress' WHEN 3 THEN 'both'\n" \
+	"    ELSE '' END AS direction,\n"                                               \
+	"  k.policies AS policies, r.count AS count,\n"                                 \
+	"  strftime('%Y-%m-%dT%H:%M:%fZ', r.first_seen / 1000.0, 'unixepoch') AS first_seen,\n" \
+	"  strftime('%Y-%m-%dT%H:%M:%fZ', r.last_seen / 1000.0, 'unixepoch') AS last_seen,\n" \
+	"  r.bucket AS " unit "_unix, r.first_seen AS first_seen_ms, r.last_seen AS last_seen_ms\n" \
+	"FROM " table " AS r JOIN flow_keys AS k ON k.fkey = r.fkey;\n"
+
+static const char schema_v3[] =
+	"CREATE TABLE flow_keys(\n"
+	"  fkey INTEGER PRIMARY KEY,\n"
+	"  src_ns TEXT NOT NULL, src_kind TEXT NOT NULL, src_name TEXT NOT NULL,\n"
+	"  dst_ns TEXT NOT NULL, dst_kind TEXT NOT NULL, dst_name TEXT NOT NULL,\n"
+	"  proto INTEGER NOT NULL, port INTEGER NOT NULL,\n"
+	"  verdict INTEGER NOT NULL, mode INTEGER NOT NULL, direction INTEGER NOT NULL,\n"
+	"  policies TEXT NOT NULL\n"
+	");\n"
+	"INSERT INTO flow_keys SELECT fkey, src_ns, src_kind, src_name, dst_ns, dst_kind, dst_name,"
+	" proto, port, verdict, mode, direction, policies FROM flow GROUP BY fkey;\n"
+	ROLLUP_TABLE("flow_hour")
+	"INSERT INTO flow_hour SELECT bucket / 3600 * 3600, " ROLLUP_COLS
+	" FROM flow GROUP BY bucket / 3600 * 3600, fkey ORDER BY 1, 2;\n"
+	ROLLUP_TABLE("flow_day")
+	"INSERT INTO flow_day SELECT bucket / 86400 * 86400, " ROLLUP_COLS
+	" FROM flow_hour GROUP BY bucket / 86400 * 86400, fkey ORDER BY 1, 2;\n"
+	ROLLUP_INDEXES("flow_hour")
+	ROLLUP_INDEXES("flow_day")
+	/* Keys no day row refers to any more are pruned through it. */
+	"CREATE INDEX flow_day_fkey ON flow_day(fkey);\n"
+	ROLLUP_VIEW("flows_hourly", "flow_hour", "hour", "%Y-%m-%dT%H:00:00Z")
+	ROLLUP_VIEW("flows_daily", "flow_day", "day", "%Y-%m-%dT00:00:00Z");
+
+static const char *const schema_steps[] = { NULL, schema_v1, schema_v2, schema_v3 };
 
 _Static_assert(sizeof(schema_steps) / sizeof(schema_steps[0]) == STORE_SCHEMA_VERSION + 1,
 	       "one schema step per version");
 
 enum {
 	ST_UPSERT,
+	ST_KEY,
+	ST_UPSERT_HOUR,
+	ST_UPSERT_DAY,
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -112,6 +189,9 @@ enum {
 	ST_PRUNE_AGE,
 	ST_PRUNE_RUNS,
 	ST_PRUNE_OLDEST,
+	ST_PRUNE_HOUR,
+	ST_PRUNE_DAY,
+	ST_PRUNE_KEYS,
 	ST_PAGE_COUNT,
 	ST_FREELIST,
 	ST_PAGE_SIZE,
@@ -120,7 +200,34 @@ enum {
 	ST__COUNT,
 };
 
+#define ROLLUP_UPSERT(table, unit)                                                      \
+	"INSERT INTO " table "(bucket, fkey, src_ns, dst_ns, count, first_seen, last_seen)" \
+	" VALUES(?1 / " unit " * " unit ", ?2, ?6, ?9, ?5, ?3, ?4)"                   \
+	" ON CONFLICT(bucket, fkey) DO UPDATE SET"                                    \
+	" count = count + excluded.count,"                                            \
+	" first_seen = min(first_seen, excluded.first_seen),"                         \
+	" last_seen = max(last_seen, excluded.last_seen)"
+
+/* Rollup rows of periods (hours, days) that have no minute row left:
+ * everything before the period holding the oldest minute row. A period
+ * whose minutes are only partly pruned keeps its rollup row; readers use
+ * rollups only from the period after the oldest minute row on (see
+ * store/query.c), so they never count a pruned minute. */
+#define ROLLUP_PRUNE(table, unit)                                                       \
+	"DELETE FROM " table " WHERE (bucket, fkey) IN (SELECT bucket, fkey FROM " table \
+	" WHERE bucket < coalesce((SELECT min(bucket) FROM flow), 9223372036854775807)" \
+	" / " unit " * " unit " LIMIT ?1)"
+
 static const char *const stmt_sql[ST__COUNT] = {
+	[ST_KEY] = "INSERT OR IGNORE INTO flow_keys(fkey, src_ns, src_kind, src_name, dst_ns, dst_kind,"
+		   " dst_name, proto, port, verdict, mode, direction, policies)"
+		   " VALUES(?2, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+	[ST_PRUNE_KEYS] = "DELETE FROM flow_keys WHERE fkey IN (SELECT fkey FROM flow_keys AS k"
+			  " WHERE NOT EXISTS (SELECT 1 FROM flow_day AS d WHERE d.fkey = k.fkey) LIMIT ?1)",
+	[ST_UPSERT_HOUR] = ROLLUP_UPSERT("flow_hour", "3600"),
+	[ST_UPSERT_DAY] = ROLLUP_UPSERT("flow_day", "86400"),
+	[ST_PRUNE_HOUR] = ROLLUP_PRUNE("flow_hour", "3600"),
+	[ST_PRUNE_DAY] = ROLLUP_PRUNE("flow_day", "86400"),
 	[ST_UPSERT] =
 		"INSERT INTO flow(bucket, fkey, first_seen, last_seen, count,"
 		" src_ns, src_kind, src_name, dst_ns, dst_kind, dst_name,"
@@ -144,8 +251,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_RUN_INSERT] = "INSERT INTO runs(node, started, last_seen, record) VALUES(?1, ?2, ?2, ?3)",
 	[ST_RUN_TOUCH] = "UPDATE runs SET last_seen = max(last_seen, ?2) WHERE id = ?1",
+	/* Oldest first, as the size limit does: rollups are read only from
+	 * the hour after the oldest minute row on (store/query.c). */
 	[ST_PRUNE_AGE] = "DELETE FROM flow WHERE id IN"
-			 " (SELECT id FROM flow WHERE bucket < ?1 LIMIT ?2)",
+			 " (SELECT id FROM flow WHERE bucket < ?1 ORDER BY bucket LIMIT ?2)",
 	[ST_PRUNE_RUNS] = "DELETE FROM runs WHERE last_seen < ?1 * 1000",
 	[ST_PRUNE_OLDEST] = "DELETE FROM flow WHERE id IN"
 			    " (SELECT id FROM flow ORDER BY bucket LIMIT ?1)",
@@ -163,6 +272,7 @@ struct store {
 	sqlite3_stmt *st[ST__COUNT];
 	int64_t run_id;
 	bool in_tx;
+	bool keys_pending; /* day rows were pruned: flow_keys may hold orphans */
 	uint64_t busy;
 	char msg[512];
 };
@@ -467,6 +577,8 @@ int store_open(const char *path, const char *node, struct store **out,
 	ret = prepare_all(s);
 	if (ret)
 		goto fail_close;
+	/* A previous process may have stopped half way through. */
+	s->keys_pending = true;
 	*out = s;
 	return 0;
 
@@ -542,9 +654,13 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 	sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
 }
 
-int store_put(struct store *s, const struct store_row *r)
+/* One upsert of @r: the minute row (ST_UPSERT, parameters 1..24) or a
+ * rollup (parameters 1..17, the same numbering). On SQLITE_SCHEMA only this
+ * statement is re-prepared and retried: the ones before it in the same
+ * store_put() have already been applied. */
+static int put_one(struct store *s, int idx, const struct store_row *r, bool retried)
 {
-	sqlite3_stmt *st = s->st[ST_UPSERT];
+	sqlite3_stmt *st = s->st[idx];
 	int rc;
 
 	sqlite3_bind_int64(st, 1, r->bucket);
@@ -564,26 +680,44 @@ int store_put(struct store *s, const struct store_row *r)
 	sqlite3_bind_int(st, 15, r->mode);
 	sqlite3_bind_int(st, 16, r->direction);
 	bind_text(st, 17, r->policies);
-	sqlite3_bind_int64(st, 18, (sqlite3_int64)r->generation);
-	bind_text(st, 19, r->src_ips);
-	bind_text(st, 20, r->src_pods);
-	bind_text(st, 21, r->src_labels);
-	bind_text(st, 22, r->dst_ips);
-	bind_text(st, 23, r->dst_pods);
-	bind_text(st, 24, r->dst_labels);
+	if (idx == ST_UPSERT) {
+		sqlite3_bind_int64(st, 18, (sqlite3_int64)r->generation);
+		bind_text(st, 19, r->src_ips);
+		bind_text(st, 20, r->src_pods);
+		bind_text(st, 21, r->src_labels);
+		bind_text(st, 22, r->dst_ips);
+		bind_text(st, 23, r->dst_pods);
+		bind_text(st, 24, r->dst_labels);
+	}
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc == SQLITE_DONE)
 		return 0;
-	if ((rc & 0xff) == SQLITE_SCHEMA) {
+	if ((rc & 0xff) == SQLITE_SCHEMA && !retried) {
 		int ret = prepare_all(s);
 
 		if (ret)
 			return ret;
-		return store_put(s, r);
+		return put_one(s, idx, r, true);
 	}
 	return fail(s, rc, "writing a flow row");
+}
+
+int store_put(struct store *s, const struct store_row *r)
+{
+	/* The minute row, its key and its hour and day rollups move
+	 * together: all are in the caller's transaction, which is rolled back as a
+	 * whole on any failure. */
+	int ret = put_one(s, ST_UPSERT, r, false);
+
+	if (!ret)
+		ret = put_one(s, ST_KEY, r, false);
+	if (!ret)
+		ret = put_one(s, ST_UPSERT_HOUR, r, false);
+	if (!ret)
+		ret = put_one(s, ST_UPSERT_DAY, r, false);
+	return ret;
 }
 
 int store_run_start(struct store *s, int64_t now_ms, const char *record)
@@ -632,6 +766,7 @@ int64_t store_used_bytes(struct store *s)
 int store_prune(struct store *s, int64_t min_bucket, uint64_t max_bytes,
 		unsigned batch, uint64_t *pruned)
 {
+	uint64_t rolled = 0;
 	int ret;
 
 	*pruned = 0;
@@ -665,10 +800,34 @@ int store_prune(struct store *s, int64_t min_bucket, uint64_t max_bytes,
 			*pruned += (uint64_t)sqlite3_changes(s->db);
 		}
 	}
+	/* Rollups of periods left without minute rows, with a budget of
+	 * their own (they are not counted in *pruned, which is about minute
+	 * rows): an hour's or a day's rollup rows may take a few calls. */
+	for (int idx = ST_PRUNE_HOUR; idx <= ST_PRUNE_DAY; idx++) {
+		sqlite3_bind_int64(s->st[idx], 1, batch);
+		ret = step_done(s, idx, "pruning rollups");
+		if (ret)
+			goto fail;
+		rolled += (uint64_t)sqlite3_changes(s->db);
+		if (idx == ST_PRUNE_DAY && sqlite3_changes(s->db) > 0)
+			s->keys_pending = true;
+	}
+	/* Keys of flows no day row refers to: only after day rows went
+	 * (the search reads every key), until a call finds fewer than a
+	 * batch. */
+	if (s->keys_pending) {
+		sqlite3_bind_int64(s->st[ST_PRUNE_KEYS], 1, batch);
+		ret = step_done(s, ST_PRUNE_KEYS, "pruning flow keys");
+		if (ret)
+			goto fail;
+		rolled += (uint64_t)sqlite3_changes(s->db);
+		if ((unsigned)sqlite3_changes(s->db) < batch)
+			s->keys_pending = false;
+	}
 	ret = store_commit(s);
 	if (ret)
 		goto fail;
-	if (*pruned) {
+	if (*pruned || rolled) {
 		/* Outside the delete transaction: gives up to 16 MiB of free
 		 * pages back per call, so the file shrinks in steps. */
 		ret = step_done(s, ST_VACUUM, "returning free pages");

@@ -33,11 +33,13 @@
 struct store;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* One aggregated row. On a conflict with an existing row of the same
  * (bucket, key) the counts add up, first/last seen widen, samples are
- * replaced when the new ones are non-empty. */
+ * replaced when the new ones are non-empty. store_put() adds the same
+ * count to the row's hour and day rollups (flow_hour, flow_day), so the
+ * key columns must be a function of @key (they are: it hashes them). */
 struct store_row {
 	int64_t bucket;      /* Unix seconds, start of the minute */
 	uint64_t key;        /* hash of the aggregation key (see pipeline.c) */
@@ -94,8 +96,11 @@ int store_run_touch(struct store *s, int64_t now_ms);
  * store_prune - delete at most @batch rows older than @min_bucket (0: no age
  * limit) and, while the database uses more than @max_bytes (0: no limit), at
  * most @batch of the oldest rows; then give free pages back to the file
- * system. One short transaction. *pruned gets the number of rows deleted.
- * Returns 0 or -errno. Call again while *pruned == @batch to continue.
+ * system. One short transaction. *pruned gets the number of minute rows
+ * deleted. Rollup rows (flow_hour, flow_day) of hours and days that no
+ * longer have any minute row go too, at most @batch of each per call, not
+ * counted in *pruned. Returns 0 or -errno. Call again while
+ * *pruned == @batch to continue.
  */
 int store_prune(struct store *s, int64_t min_bucket, uint64_t max_bytes,
 		unsigned batch, uint64_t *pruned);

@@ -285,8 +285,10 @@ static int64_t db_rows(const char *path)
 	int64_t v = -1;
 
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'bench_rows'", -1, &st, NULL) ==
-		    SQLITE_OK) {
+	    sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'bench_rows'"
+				   " AND (SELECT user_version FROM pragma_user_version) = ?1",
+				   -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int(st, 1, STORE_SCHEMA_VERSION);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			v = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
@@ -295,6 +297,17 @@ static int64_t db_rows(const char *path)
 	return v;
 }
 
+static uint64_t splitmix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* Bulk load in the version-2 layout, then store_open() migrates it: the
+ * rollups are built the way an upgraded daemon builds them, and the time
+ * that takes is reported. */
 static int generate(const char *path, int64_t rows, int64_t now)
 {
 	struct store *s;
@@ -302,17 +315,21 @@ static int generate(const char *path, int64_t rows, int64_t now)
 	sqlite3_stmt *st;
 	char err[512], meta[512];
 	int64_t minutes = 7 * 24 * 60, first = (now / 60 - minutes) * 60;
-	uint64_t seed = 0x2545F4914F6CDD1DULL, t0 = now_ns();
+	int64_t per_min = (rows + minutes - 1) / minutes;
+	uint64_t seed = 0x2545F4914F6CDD1DULL, t0 = now_ns(), t1;
 	char *idx_name[16], *idx_sql[16];
 	int n_idx = 0;
 
 	unlink(path);
-	if (store_open(path, "bench-node", &s, err, sizeof(err)) != 0) {
-		printf("  cannot create %s: %s\n", path, err);
+	if (sqlite3_open(path, &db) != SQLITE_OK ||
+	    sqlite3_exec(db, "PRAGMA auto_vacuum = INCREMENTAL", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, store_schema_step(1), NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, store_schema_step(2), NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL) != SQLITE_OK) {
+		printf("  cannot create %s: %s\n", path, sqlite3_errmsg(db));
+		sqlite3_close(db);
 		return -1;
 	}
-	store_close(s);
-	sqlite3_open(path, &db);
 	/* Bulk load: no journal, no sync, indexes dropped and rebuilt after
 	 * the load (a sort is much faster than 10M index inserts). The
 	 * schema and indexes are the real ones, read from the file. */
@@ -346,17 +363,30 @@ static int generate(const char *path, int64_t rows, int64_t now)
 			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'Deployment', ?10, ?11, ?12, ?13, ?14, ?15,"
 			   " ?16, 1, ?17, ?18, ?19, ?20, '', '')",
 			   -1, &st, NULL);
+	/* Flows are drawn from a universe of 50000 (as in the ingest run):
+	 * each minute holds per_min distinct flows, 60% of them from the 1000
+	 * hot ones (a hot flow shows up in 6 minutes out of 10) and 40% from
+	 * the other 49000, in a rotation that repeats none of them within an
+	 * hour (the worst case for the hourly rollup: ~25k rows an hour, ~50k
+	 * a day). Every column of the key is a function of the flow number k
+	 * (through a permutation u of it), and fkey a hash of u, as the
+	 * daemon's fkey is a hash of the key. */
 	for (int64_t i = 0; i < rows; i++) {
-		int64_t bucket = first + i * minutes / rows * 60;
+		int64_t m = i / per_min, j = i % per_min, hot = per_min * 6 / 10;
+		int64_t bucket = first + m * 60;
 		uint64_t x = xorshift(&seed);
-		int s_wl = (int)(x % N_WL), d_wl = (int)((x >> 12) % N_WL);
-		bool ext = (x >> 24) % 25 == 0;
-		int verdict = (int)((x >> 30) % 5); /* 0,1 deny-ish mix below */
+		uint64_t k = j < hot ? (uint64_t)((m * hot + j) % 1000)
+				     : 1000 + (uint64_t)(((m * (per_min - hot) + (j - hot)) * 7919) % 49000);
+		/* Hot or not, flows are spread over the cluster. */
+		uint64_t u = (k * 7919 + 12345) % 50000;
+		int s_wl = (int)(u % N_WL), d_wl = (int)((u / N_WL) % N_WL), hi = (int)(u / 40000);
+		bool ext = u % 25 == 0, udp = u % 7 == 0;
+		int verdict = (int)((u / 3) % 5);
 		char sname[32], dname[32], sip[24], dip[24], spod[48], dpod[48], pol[48];
 
 		verdict = verdict < 2 ? 2 : verdict < 4 ? 1 : 0;
 		if (ext)
-			snprintf(sname, sizeof(sname), "198.51.100.%d", (int)((x >> 40) % 250));
+			snprintf(sname, sizeof(sname), "198.51.100.%d", s_wl);
 		else
 			snprintf(sname, sizeof(sname), "svc%d", s_wl);
 		snprintf(dname, sizeof(dname), "svc%d", d_wl);
@@ -366,7 +396,7 @@ static int generate(const char *path, int64_t rows, int64_t now)
 		snprintf(dpod, sizeof(dpod), "svc%d-6c4f%02x-%05d", d_wl, d_wl & 255, (int)((x >> 46) % 3));
 		snprintf(pol, sizeof(pol), "team-%d/default-deny", d_wl % N_NS);
 		sqlite3_bind_int64(st, 1, bucket);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)xorshift(&seed));
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)splitmix(u));
 		sqlite3_bind_int64(st, 3, bucket * 1000 + (int64_t)(x % 30000));
 		sqlite3_bind_int64(st, 4, bucket * 1000 + 30000 + (int64_t)(x % 29000));
 		sqlite3_bind_int64(st, 5, 1 + (int64_t)((x >> 50) % 40));
@@ -375,11 +405,11 @@ static int generate(const char *path, int64_t rows, int64_t now)
 		sqlite3_bind_text(st, 8, sname, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 9, ns_names[d_wl % N_NS], -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 10, dname, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 11, (x >> 20) % 7 == 0 ? 17 : 6);
-		sqlite3_bind_int(st, 12, (x >> 20) % 7 == 0 ? 53 : 8000 + (int)((x >> 33) % 40));
+		sqlite3_bind_int(st, 11, udp ? 17 : 6);
+		sqlite3_bind_int(st, 12, udp ? 53 : 8000 + hi * 20 + (int)((u / 7) % 20));
 		sqlite3_bind_int(st, 13, verdict);
 		sqlite3_bind_int(st, 14, verdict == 2 ? 1 : 0);
-		sqlite3_bind_int(st, 15, verdict ? ((x >> 52) % 3 == 0 ? 3 : 2) : 0);
+		sqlite3_bind_int(st, 15, verdict ? ((u / 15) % 3 == 0 ? 3 : 2) : 0);
 		sqlite3_bind_text(st, 16, verdict ? pol : "", -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 17, ext ? sname : sip, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 18, ext ? "" : spod, -1, SQLITE_STATIC);
@@ -406,10 +436,22 @@ static int generate(const char *path, int64_t rows, int64_t now)
 		free(idx_name[k]);
 		free(idx_sql[k]);
 	}
-	/* What the daemon's hourly PRAGMA optimize would have left. */
-	sqlite3_exec(db, "ANALYZE; PRAGMA journal_mode = WAL;", NULL, NULL, NULL);
+	sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
 	sqlite3_close(db);
-	printf("  generated %lld rows in %.1f s (%s)\n", (long long)rows, (double)(now_ns() - t0) / 1e9, path);
+	printf("  generated %lld rows (schema version 2) in %.1f s (%s)\n", (long long)rows,
+	       (double)(now_ns() - t0) / 1e9, path);
+	t1 = now_ns();
+	if (store_open(path, "bench-node", &s, err, sizeof(err)) != 0) {
+		printf("  cannot migrate %s: %s\n", path, err);
+		return -1;
+	}
+	store_close(s);
+	printf("  migrated to schema version %d (rollups built) in %.1f s\n", STORE_SCHEMA_VERSION,
+	       (double)(now_ns() - t1) / 1e9);
+	/* What the daemon's hourly PRAGMA optimize would have left. */
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "ANALYZE", NULL, NULL, NULL);
+	sqlite3_close(db);
 	return 0;
 }
 

@@ -195,11 +195,12 @@ else
 set -u
 work=$1 FEED=$2
 mnt=$work/mnt
-mount -t tmpfs -o size=16m npshim-store-test "$mnt" || { echo "RESULT mount failed"; exit 0; }
+mount -t tmpfs -o size=32m npshim-store-test "$mnt" || { echo "RESULT mount failed"; exit 0; }
 
 # Disk full: leave ~600 KiB, write many distinct flows (about 2 MB/s of
-# rows), then free space; 16 MiB is room enough for the rest of the run.
-dd if=/dev/zero of="$mnt/filler" bs=1k count=15800 status=none 2>/dev/null
+# rows), then free space; 32 MiB is room enough for the rest of the run
+# (rows, their hour and day rollups and keys).
+dd if=/dev/zero of="$mnt/filler" bs=1k count=32200 status=none 2>/dev/null
 "$FEED" --db "$mnt/full.db" --threads 1 --rate 5000 --distinct 400000 --flush-ms 100 --stats-ms 100 \
 	--duration 5 --verdict deny >"$work/full.log" 2>"$work/full.err" &
 fp=$!

@@ -556,6 +556,383 @@ static void test_pipeline_corrupt(void)
 	T_ASSERT(sql_int(tmp("c.db"), "SELECT sum(count) FROM flow") == 1, "the record is in the new file");
 }
 
+/* ---- rollups: the hour and day tables answer exactly what minute rows do ---- */
+
+/* Every row of a query as "a|b|c", sorted, joined with ";". */
+struct lines {
+	char **v;
+	size_t n, cap;
+};
+
+static int collect_line(void *ctx, size_t ncols, const char *const *names, const struct store_val *vals)
+{
+	struct lines *l = ctx;
+	char line[1024];
+	size_t len = 0;
+
+	line[0] = 0;
+	for (size_t c = 0; c < ncols && len < sizeof(line) - 64; c++) {
+		if (vals[c].type == STORE_VAL_INT)
+			len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%lld", c ? "|" : "",
+						(long long)vals[c].i);
+		else
+			len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s", c ? "|" : "",
+						vals[c].type == STORE_VAL_TEXT ? vals[c].s : "");
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->v = realloc(l->v, l->cap * sizeof(char *));
+	}
+	l->v[l->n++] = strdup(line);
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *lines_join(struct lines *l)
+{
+	size_t len = 1;
+	char *out;
+
+	qsort(l->v, l->n, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < l->n; i++)
+		len += strlen(l->v[i]) + 1;
+	out = calloc(1, len);
+	for (size_t i = 0; i < l->n; i++) {
+		strcat(out, l->v[i]);
+		strcat(out, ";");
+		free(l->v[i]);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+	return out;
+}
+
+/* The same rows straight from the minute table, with plain SQL. */
+static char *reference(const char *path, const char *sql, int64_t since, int64_t until)
+{
+	struct lines l = { 0 };
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "reference: %s\n", sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return strdup("error");
+	}
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, until);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_count(st);
+		struct store_val vals[16];
+		const char *names[16];
+
+		for (size_t c = 0; c < n && c < 16; c++) {
+			names[c] = "";
+			memset(&vals[c], 0, sizeof(vals[c]));
+			if (sqlite3_column_type(st, (int)c) == SQLITE_INTEGER) {
+				vals[c].type = STORE_VAL_INT;
+				vals[c].i = sqlite3_column_int64(st, (int)c);
+			} else {
+				vals[c].type = STORE_VAL_TEXT;
+				vals[c].s = (const char *)sqlite3_column_text(st, (int)c);
+				if (!vals[c].s)
+					vals[c].s = "";
+			}
+		}
+		collect_line(&l, n < 16 ? n : 16, names, vals);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return lines_join(&l);
+}
+
+#define REF_WINDOW \
+	" bucket >= ?1 / 60 * 60 AND last_seen >= ?1 * 1000 AND bucket < ?2 AND first_seen < ?2 * 1000"
+#define REF_VERDICT "CASE verdict WHEN 0 THEN 'allow' WHEN 1 THEN 'deny' WHEN 2 THEN 'would-deny' END"
+
+static const char ref_src[] =
+	"SELECT src_ns, src_kind, src_name, " REF_VERDICT ", sum(count), count(DISTINCT fkey),"
+	" min(first_seen), max(last_seen) FROM flow WHERE" REF_WINDOW
+	" GROUP BY src_ns, src_kind, src_name, verdict";
+static const char ref_pair_ns[] =
+	"SELECT src_ns, src_kind, src_name, dst_ns, dst_kind, dst_name, " REF_VERDICT ", sum(count),"
+	" count(DISTINCT fkey), min(first_seen), max(last_seen) FROM flow WHERE" REF_WINDOW
+	" AND (src_ns = 'ns1' OR dst_ns = 'ns1')"
+	" GROUP BY src_ns, src_kind, src_name, dst_ns, dst_kind, dst_name, verdict";
+static const char ref_port[] =
+	"SELECT dst_ns, dst_kind, dst_name, CASE proto WHEN 6 THEN 'TCP' ELSE 'UDP' END, port, " REF_VERDICT
+	", sum(count), count(DISTINCT fkey), min(first_seen), max(last_seen) FROM flow WHERE" REF_WINDOW
+	" AND verdict = 2 GROUP BY dst_ns, dst_kind, dst_name, proto, port, verdict";
+static const char ref_report[] =
+	"SELECT src_ns, src_kind, src_name, 'egress', dst_ns, dst_kind, dst_name,"
+	" CASE proto WHEN 6 THEN 'TCP' ELSE 'UDP' END, port, policies, sum(count), min(first_seen), max(last_seen)"
+	" FROM flow WHERE" REF_WINDOW " AND verdict = 2 AND direction & 1 AND src_ns <> '' GROUP BY fkey"
+	" UNION ALL "
+	"SELECT dst_ns, dst_kind, dst_name, 'ingress', src_ns, src_kind, src_name,"
+	" CASE proto WHEN 6 THEN 'TCP' ELSE 'UDP' END, port, policies, sum(count), min(first_seen), max(last_seen)"
+	" FROM flow WHERE" REF_WINDOW " AND verdict = 2 AND direction & 2 AND dst_ns <> '' GROUP BY fkey";
+
+/* Flow k of the rollup data set: every key column a function of k. */
+static struct store_row rollup_row(int64_t bucket, int k, int64_t jitter)
+{
+	static const char *const ns[] = { "ns0", "ns1", "ns2" };
+	static const char *const names[] = { "web", "api", "db", "cache", "queue", "auth", "mail" };
+	static const char *const pols[] = { "ns0/deny", "ns1/deny", "ns2/deny" };
+	struct store_row r = {
+		.bucket = bucket, .key = 1000 + (uint64_t)k,
+		.first_ms = bucket * 1000 + jitter, .last_ms = bucket * 1000 + 30000 + jitter,
+		.count = 1 + (uint64_t)(jitter % 5),
+		.src_ns = k % 11 == 0 ? "" : ns[k % 3], .src_kind = k % 11 == 0 ? "External" : "Deployment",
+		.src_name = names[k % 7], .dst_ns = ns[(k / 3) % 3], .dst_kind = "Deployment",
+		.dst_name = names[(k / 2) % 7], .proto = k % 4 ? 6 : 17, .port = (uint16_t)(80 + k % 5),
+		.verdict = k % 3 == 0 ? 1 : 2, .mode = k % 3 == 0 ? 0 : 1, .direction = 1 + k % 3,
+		.policies = pols[k % 3], .generation = 1,
+		.src_ips = "10.0.0.1", .src_pods = "p-1", .dst_ips = "10.0.0.2", .dst_pods = "q-1",
+	};
+	return r;
+}
+
+/* @all_full: every window holds rows (before pruning). */
+static void check_windows(const char *path, const char *when, int64_t t0, bool all_full)
+{
+	/* Aligned, ragged, spanning days, inside one hour, open-ended. */
+	static const int64_t win[][2] = {
+		{ 0, 0 },
+		{ 3600, 3 * 86400 },
+		{ 17 * 60 + 13, 2 * 86400 + 5 * 3600 + 41 * 60 + 7 },
+		{ 86400 - 7, 2 * 86400 + 3 },
+		{ 5 * 3600 + 100, 5 * 3600 + 2000 },
+		{ 86400 + 1234, 0 },
+		{ 0, 86400 + 3600 * 7 + 59 },
+	};
+	const char *path1[1] = { path };
+	char err[512] = "";
+	struct store_reader *rd = store_reader_open(path1, 1, err, sizeof(err));
+	int bad = 0, checks = 0;
+
+	T_ASSERT(rd != NULL, "%s: reader: %s", when, err);
+	if (!rd)
+		return;
+	for (size_t w = 0; w < sizeof(win) / sizeof(win[0]); w++) {
+		int64_t since = win[w][0] ? t0 + win[w][0] : 0, until = win[w][1] ? t0 + win[w][1] : 0;
+		int64_t rs = since, ru = until ? until : INT64_MAX / 1000;
+		struct {
+			enum store_group g;
+			const char *ns;
+			int verdict;
+			const char *ref;
+		} q[] = {
+			{ STORE_GROUP_SRC, NULL, -1, ref_src },
+			{ STORE_GROUP_PAIR, "ns1", -1, ref_pair_ns },
+			{ STORE_GROUP_PORT, NULL, 2, ref_port },
+		};
+
+		for (size_t k = 0; k < sizeof(q) / sizeof(q[0]); k++) {
+			struct store_filter f = { .port = -1, .verdict = q[k].verdict, .ns = q[k].ns,
+						  .since = since, .until = until };
+			struct lines l = { 0 };
+			char *got, *want;
+			int rc = store_query_flows(rd, &f, q[k].g, 0, collect_line, &l, err, sizeof(err));
+
+			got = lines_join(&l);
+			want = reference(path, q[k].ref, rs, ru);
+			checks++;
+			if (rc != 0 || strcmp(got, want) != 0 || (all_full && !strchr(want, ';'))) {
+				bad++;
+				fprintf(stderr, "%s: window %zu query %zu: rc %d %s\n got  %.300s\n want %.300s\n",
+					when, w, k, rc, err, got, want);
+			}
+			free(got);
+			free(want);
+		}
+		if (since) {
+			struct lines l = { 0 };
+			char *got, *want;
+			int rc = store_query_report(rd, NULL, since, until ? until : since + 10 * 86400,
+						    collect_line, &l, err, sizeof(err));
+
+			got = lines_join(&l);
+			want = reference(path, ref_report, rs, until ? until : since + 10 * 86400);
+			checks++;
+			if (rc != 0 || strcmp(got, want) != 0) {
+				bad++;
+				fprintf(stderr, "%s: window %zu report: rc %d %s\n got  %.300s\n want %.300s\n",
+					when, w, rc, err, got, want);
+			}
+			free(got);
+			free(want);
+		}
+	}
+	T_ASSERT(bad == 0, "%s: grouped queries and reports over rollups equal minute rows (%d of %d differ)",
+		 when, bad, checks);
+	store_reader_close(rd);
+}
+
+static void test_rollups(void)
+{
+	struct store *s = NULL;
+	char err[512];
+	/* A day boundary, 5 h 17 min before it, 2.5 days of minutes. */
+	int64_t day = 1800000000 / 86400 * 86400, t0 = day - 5 * 3600 - 17 * 60;
+	int64_t rows = 0;
+	uint64_t pruned;
+	sqlite3 *db;
+	int ret;
+
+	ret = store_open(tmp("roll.db"), "n", &s, err, sizeof(err));
+	T_ASSERT(ret == 0, "open: %s", err);
+	if (ret)
+		return;
+	store_begin(s);
+	for (int64_t m = 0; m < 60 * 60; m++) {
+		int64_t bucket = t0 + m * 60;
+
+		for (int j = 0; j < 3; j++) {
+			struct store_row r = rollup_row(bucket, (int)((m * 5 + j * 7) % 40), (m * 31 + j) % 29000);
+
+			store_put(s, &r);
+			rows++;
+		}
+	}
+	/* A late write into an old minute adds to its rollups as well. */
+	{
+		struct store_row r = rollup_row(t0 + 600, (10 * 5) % 40, 7);
+
+		store_put(s, &r);
+		/* A flow seen once, on the first day only. */
+		r = rollup_row(t0 + 120, 99, 11);
+		store_put(s, &r);
+	}
+	T_ASSERT(store_commit(s) == 0, "%lld minute rows written", (long long)rows);
+	T_ASSERT(sql_int(tmp("roll.db"), "SELECT count(*) FROM (SELECT bucket / 3600 * 3600 AS b, fkey,"
+					 " sum(count) AS c, min(first_seen) AS fs, max(last_seen) AS ls FROM flow GROUP BY 1, 2) AS x"
+					 " LEFT JOIN flow_hour AS h ON h.bucket = x.b AND h.fkey = x.fkey"
+					 " WHERE h.count IS NOT x.c OR h.first_seen <> x.fs OR h.last_seen <> x.ls") == 0 &&
+		 sql_int(tmp("roll.db"), "SELECT count(*) FROM flow_hour") ==
+			 sql_int(tmp("roll.db"), "SELECT count(DISTINCT (bucket / 3600) || '.' || fkey) FROM flow"),
+		 "flow_hour: one row per hour and flow, counts and times of its minutes");
+	T_ASSERT(sql_int(tmp("roll.db"), "SELECT count(*) FROM (SELECT bucket / 86400 * 86400 AS b, fkey,"
+					 " sum(count) AS c FROM flow GROUP BY 1, 2) AS x"
+					 " LEFT JOIN flow_day AS d ON d.bucket = x.b AND d.fkey = x.fkey"
+					 " WHERE d.count IS NOT x.c") == 0 &&
+		 sql_int(tmp("roll.db"), "SELECT sum(count) FROM flow_day") ==
+			 sql_int(tmp("roll.db"), "SELECT sum(count) FROM flow"),
+		 "flow_day: the same per day");
+	T_ASSERT(sql_int(tmp("roll.db"), "SELECT count(*) FROM flow_keys") ==
+			 sql_int(tmp("roll.db"), "SELECT count(DISTINCT fkey) FROM flow") &&
+		 sql_int(tmp("roll.db"), "SELECT count(*) FROM flow AS f JOIN flow_keys AS k USING (fkey)"
+					 " WHERE k.src_name <> f.src_name OR k.dst_ns <> f.dst_ns OR k.port <> f.port"
+					 " OR k.policies <> f.policies OR k.direction <> f.direction") == 0,
+		 "flow_keys: each flow's key columns once");
+	T_ASSERT(sql_int(tmp("roll.db"), "SELECT count(*) FROM flows_hourly WHERE hour_unix % 3600 <> 0") == 0 &&
+		 sql_int(tmp("roll.db"), "SELECT sum(count) FROM flows_daily") ==
+			 sql_int(tmp("roll.db"), "SELECT sum(count) FROM flows"),
+		 "views flows_hourly and flows_daily");
+	check_windows(tmp("roll.db"), "written", t0, true);
+
+	/* A version-2 file with the same minute rows is migrated to the same
+	 * rollups. */
+	sqlite3_open(tmp("roll2.db"), &db);
+	T_ASSERT(sqlite3_exec(db, store_schema_step(1), NULL, NULL, NULL) == SQLITE_OK &&
+		 sqlite3_exec(db, store_schema_step(2), NULL, NULL, NULL) == SQLITE_OK,
+		 "version-2 file");
+	{
+		char sql[512];
+
+		snprintf(sql, sizeof(sql), "ATTACH '%s' AS src; INSERT INTO flow SELECT * FROM src.flow;"
+			 " INSERT INTO meta SELECT * FROM src.meta; DETACH src; PRAGMA user_version = 2;",
+			 tmp("roll.db"));
+		T_ASSERT(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "copy the minute rows: %s",
+			 sqlite3_errmsg(db));
+	}
+	sqlite3_close(db);
+	{
+		struct store *s2 = NULL;
+
+		ret = store_open(tmp("roll2.db"), "n", &s2, err, sizeof(err));
+		T_ASSERT(ret == 0, "open migrates version 2: %s", err);
+		store_close(s2);
+	}
+	T_ASSERT(sql_int(tmp("roll2.db"), "PRAGMA user_version") == STORE_SCHEMA_VERSION, "now current");
+	{
+		char sql[512];
+		int64_t diff;
+
+		snprintf(sql, sizeof(sql),
+			 "SELECT (SELECT count(*) FROM (SELECT * FROM flow_hour EXCEPT SELECT * FROM r.flow_hour))"
+			 " + (SELECT count(*) FROM (SELECT * FROM r.flow_hour EXCEPT SELECT * FROM flow_hour))"
+			 " + (SELECT count(*) FROM (SELECT * FROM flow_day EXCEPT SELECT * FROM r.flow_day))"
+			 " + (SELECT count(*) FROM (SELECT * FROM r.flow_day EXCEPT SELECT * FROM flow_day))");
+		sqlite3_open(tmp("roll2.db"), &db);
+		{
+			char att[256];
+
+			snprintf(att, sizeof(att), "ATTACH '%s' AS r", tmp("roll.db"));
+			sqlite3_exec(db, att, NULL, NULL, NULL);
+		}
+		diff = -1;
+		{
+			sqlite3_stmt *st;
+
+			if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+				if (sqlite3_step(st) == SQLITE_ROW)
+					diff = sqlite3_column_int64(st, 0);
+				sqlite3_finalize(st);
+			}
+		}
+		sqlite3_close(db);
+		T_ASSERT(diff == 0 && sql_int(tmp("roll2.db"), "SELECT count(*) FROM flow_hour") > 0,
+			 "migrated rollups equal the ones the writer kept (%lld rows differ)", (long long)diff);
+	}
+	check_windows(tmp("roll2.db"), "migrated", t0, true);
+
+	/* Retention in the middle of an hour: minute rows go oldest first,
+	 * rollups of periods without minute rows go too, and queries stay
+	 * exact (the partly pruned hour and day are read from minute rows). */
+	{
+		int64_t cutoff = t0 + 26 * 3600 + 23 * 60, minb;
+
+		do {
+			ret = store_prune(s, cutoff, 0, 50, &pruned);
+		} while (ret == 0 && pruned == 50);
+		/* Rollup pruning has its own budget: a few more calls. */
+		for (int i = 0; i < 100 && ret == 0; i++)
+			ret = store_prune(s, cutoff, 0, 50, &pruned);
+		T_ASSERT(ret == 0, "pruned: %s", store_errmsg(s));
+		minb = sql_int(tmp("roll.db"), "SELECT min(bucket) FROM flow");
+		T_ASSERT(minb == cutoff / 60 * 60, "minute rows before the cutoff gone (%lld)", (long long)minb);
+		T_ASSERT(sql_int(tmp("roll.db"), "SELECT count(*) FROM flow_hour WHERE bucket < (SELECT min(bucket)"
+						 " FROM flow) / 3600 * 3600") == 0 &&
+			 sql_int(tmp("roll.db"), "SELECT count(*) FROM flow_day WHERE bucket < (SELECT min(bucket)"
+						 " FROM flow) / 86400 * 86400") == 0 &&
+			 sql_int(tmp("roll.db"), "SELECT count(*) FROM flow_hour WHERE bucket = (SELECT min(bucket)"
+						 " FROM flow) / 3600 * 3600") > 0,
+			 "rollups of hours and days without minute rows pruned, the partial ones kept");
+		T_ASSERT(sql_int(tmp("roll.db"), "SELECT count(*) FROM flow_keys WHERE fkey = 1099") == 0 &&
+			 sql_int(tmp("roll.db"), "SELECT count(*) FROM flow_keys") ==
+				 sql_int(tmp("roll.db"), "SELECT count(DISTINCT fkey) FROM flow_day"),
+			 "the key of a flow no day row refers to any more is pruned");
+	}
+	/* Size pruning stops wherever its batch ends, even inside a minute. */
+	{
+		sqlite3_stmt *st;
+
+		sqlite3_open(tmp("roll.db"), &db);
+		sqlite3_prepare_v2(db, "DELETE FROM flow WHERE id IN (SELECT id FROM flow ORDER BY bucket LIMIT 1)",
+				   -1, &st, NULL);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+	check_windows(tmp("roll.db"), "after pruning", t0, false);
+	store_close(s);
+}
+
 static void cleanup(void)
 {
 	char cmd[128];
@@ -576,6 +953,7 @@ int main(void)
 	test_schema_and_upsert();
 	test_migration();
 	test_retention();
+	test_rollups();
 	test_workload();
 	test_pipeline_and_merge();
 	test_pipeline_corrupt();
