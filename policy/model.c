@@ -1447,8 +1447,13 @@ static void eval_dir(const struct pol_model *m, const struct mpod *self, int dir
 	out->state = POL_DIR_DENIED;
 	for (i = 0; i < n; i++) {
 		const struct cpol *cp = &m->pols[m->iso_idx[off + i]];
-		const struct crule *r = m->rules + cp->rule_off[dir];
+		const struct crule *r;
 
+		/* A policy without rules (a default deny) only isolates; m->rules
+		 * may be NULL then, and NULL + 0 is undefined. */
+		if (!cp->n_rules[dir])
+			continue;
+		r = m->rules + cp->rule_off[dir];
 		for (k = 0; k < cp->n_rules[dir]; k++, r++) {
 			bool peer = r->all_peers || (other_pod && set_has(m, r, other)) ||
 				    (r->ipset && lpm_lookup(r->ipset, other_ip, NULL));
