@@ -2,16 +2,23 @@
 /* nfq_acceptall - a minimal accept-all NFQUEUE reader: the user-space limit.
  *
  *   nfq_acceptall [--queues FIRST[:LAST]] [--fail-open] [--copy BYTES]
+ *                 [--maxlen N] [--rcvbuf BYTES] [--repeat-mark BITS]
  *                 [--pidfile FILE] [--stats FILE]
  *
  * The bench's reference point: it does everything npshim must do to pass a
  * packet (bind the queue, copy the headers, answer with a verdict) and
  * nothing else. One thread per queue; each drains every message the socket
  * holds and accepts them all with one NFQNL_MSG_VERDICT_BATCH for the
- * highest id, which the kernel applies to every id up to it. The socket gets
- * a large receive buffer and NETLINK_NO_ENOBUFS, as npshim's does, so both
- * lose packets under the same conditions. On SIGTERM or SIGINT it prints its
- * counters as JSON (and writes them to --stats) and exits 0.
+ * highest id, which the kernel applies to every id up to it.
+ *
+ * Queue length, copy range and receive buffer default to npshim's own
+ * (nfq/queue.h), with NETLINK_NO_ENOBUFS as npshim sets it, so both lose
+ * packets under the same conditions. --repeat-mark answers as npshim does
+ * under its own rule set: NF_REPEAT with the packet mark | BITS, so the
+ * rules save the bits to the connection on the second pass (a packet whose
+ * mark differs from the batch's ends the batch); without it the verdict is
+ * a plain NF_ACCEPT. On SIGTERM or SIGINT it prints its counters as JSON
+ * (and writes them to --stats) and exits 0.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -34,6 +41,8 @@
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
+#include "nfq/queue.h"
+
 #ifndef NETLINK_NO_ENOBUFS
 #define NETLINK_NO_ENOBUFS 5
 #endif
@@ -45,6 +54,7 @@ struct queue {
 	uint32_t portid;
 	/* per-batch state */
 	uint32_t last_id;
+	uint32_t batch_mark; /* --repeat-mark: the mark every packet of the batch gets */
 	unsigned in_batch;
 	/* counters */
 	uint64_t packets, batches, enobufs, errors;
@@ -52,7 +62,10 @@ struct queue {
 
 static atomic_bool stopping;
 static bool fail_open;
-static unsigned copy_bytes = 128;
+static unsigned copy_bytes = QUEUE_DEFAULT_COPY_RANGE;
+static uint32_t maxlen = QUEUE_DEFAULT_MAXLEN;
+static uint32_t rcvbuf_bytes = QUEUE_DEFAULT_RCVBUF;
+static uint32_t repeat_mark; /* 0: NF_ACCEPT */
 
 static int send_cfg(struct queue *q, uint8_t cmd, bool params)
 {
@@ -65,30 +78,13 @@ static int send_cfg(struct queue *q, uint8_t cmd, bool params)
 		uint32_t flags = NFQA_CFG_F_GSO | (fail_open ? NFQA_CFG_F_FAIL_OPEN : 0);
 
 		nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, (int)copy_bytes);
-		nfq_nlmsg_cfg_put_qmaxlen(nlh, 4096);
+		nfq_nlmsg_cfg_put_qmaxlen(nlh, maxlen);
 		mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
 		mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(flags | NFQA_CFG_F_FAIL_OPEN));
 	}
 	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	return 0;
-}
-
-static int on_packet(const struct nlmsghdr *nlh, void *data)
-{
-	struct queue *q = data;
-	struct nlattr *attr[NFQA_MAX + 1] = { 0 };
-	struct nfqnl_msg_packet_hdr *ph;
-
-	if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) {
-		q->errors++;
-		return MNL_CB_OK;
-	}
-	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
-	q->last_id = ntohl(ph->packet_id);
-	q->in_batch++;
-	q->packets++;
-	return MNL_CB_OK;
 }
 
 static int send_batch(struct queue *q)
@@ -99,7 +95,9 @@ static int send_batch(struct queue *q)
 	if (!q->in_batch)
 		return 0;
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT_BATCH, q->num);
-	nfq_nlmsg_verdict_put(nlh, (int)q->last_id, NF_ACCEPT);
+	nfq_nlmsg_verdict_put(nlh, (int)q->last_id, repeat_mark ? NF_REPEAT : NF_ACCEPT);
+	if (repeat_mark)
+		nfq_nlmsg_verdict_put_mark(nlh, q->batch_mark);
 	q->in_batch = 0;
 	q->batches++;
 	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0) {
@@ -107,6 +105,33 @@ static int send_batch(struct queue *q)
 		return -errno;
 	}
 	return 0;
+}
+
+static int on_packet(const struct nlmsghdr *nlh, void *data)
+{
+	struct queue *q = data;
+	struct nlattr *attr[NFQA_MAX + 1] = { 0 };
+	struct nfqnl_msg_packet_hdr *ph;
+	uint32_t mark = 0;
+
+	if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) {
+		q->errors++;
+		return MNL_CB_OK;
+	}
+	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+	if (repeat_mark) {
+		/* A batch verdict sets one mark on all its packets. */
+		if (attr[NFQA_MARK])
+			mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
+		mark |= repeat_mark;
+		if (q->in_batch && mark != q->batch_mark)
+			send_batch(q);
+		q->batch_mark = mark;
+	}
+	q->last_id = ntohl(ph->packet_id);
+	q->in_batch++;
+	q->packets++;
+	return MNL_CB_OK;
 }
 
 static void *queue_thread(void *arg)
@@ -150,7 +175,7 @@ static void *queue_thread(void *arg)
 
 static int open_queue(struct queue *q)
 {
-	int one = 1, rcvbuf = 64 << 20, err;
+	int one = 1, rcvbuf = (int)rcvbuf_bytes, err;
 	struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
 
 	q->nl = mnl_socket_open(NETLINK_NETFILTER);
@@ -182,8 +207,9 @@ static int open_queue(struct queue *q)
 
 static void usage(FILE *f)
 {
-	fputs("usage: nfq_acceptall [--queues FIRST[:LAST]] [--fail-open] "
-	      "[--copy BYTES] [--pidfile FILE] [--stats FILE]\n",
+	fputs("usage: nfq_acceptall [--queues FIRST[:LAST]] [--fail-open] [--copy BYTES]\n"
+	      "                     [--maxlen N] [--rcvbuf BYTES] [--repeat-mark BITS]\n"
+	      "                     [--pidfile FILE] [--stats FILE]\n",
 	      f);
 }
 
@@ -226,6 +252,22 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			copy_bytes = (unsigned)v;
+		} else if ((!strcmp(argv[a], "--maxlen") || !strcmp(argv[a], "--rcvbuf") ||
+			    !strcmp(argv[a], "--repeat-mark")) && has) {
+			const char *opt = argv[a], *s = argv[++a];
+
+			errno = 0;
+			v = strtoul(s, &end, 0);
+			if (errno || *end || end == s || v == 0 || v > UINT32_MAX) {
+				fprintf(stderr, "nfq_acceptall: bad %s '%s' (1 to 2^32-1)\n", opt, s);
+				return 2;
+			}
+			if (!strcmp(opt, "--maxlen"))
+				maxlen = (uint32_t)v;
+			else if (!strcmp(opt, "--rcvbuf"))
+				rcvbuf_bytes = v > INT32_MAX ? INT32_MAX : (uint32_t)v;
+			else
+				repeat_mark = (uint32_t)v;
 		} else if (!strcmp(argv[a], "--pidfile") && has) {
 			pidfile = argv[++a];
 		} else if (!strcmp(argv[a], "--stats") && has) {
