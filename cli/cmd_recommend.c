@@ -20,12 +20,13 @@
 #include "core/log.h"
 #include "k8s/diag.h"
 #include "k8s/files.h"
+#include "k8s/kubeconfig.h"
 #include "store/query.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: npshim recommend --db PATH [--db PATH ...] --cluster PATH [--cluster PATH ...]\n"
+		"Usage: npshim recommend --db PATH [--db PATH ...] --cluster PATH... | --kubeconfig F | --in-cluster\n"
 		"                        [-n NAMESPACE ... | -A] [--since 7d] [--cidr-prefix 24]\n"
 		"                        [--cidr-prefix6 64] [--include-denied] [--output yaml|json]\n"
 		"\n"
@@ -36,6 +37,8 @@ static void usage(FILE *out)
 		"  --db PATH          flow database, one per node; repeatable (up to %d)\n"
 		"  --cluster PATH     the cluster as it is now: manifests or kubectl output,\n"
 		"                     files or directories; repeatable\n"
+		"Or read the cluster as it is now from the API server instead of --cluster:\n"
+		K8S_CONN_USAGE
 		"  -n, --namespace NS write policies for NS; repeatable\n"
 		"  -A, --all-namespaces  for every namespace with recorded pod traffic (the\n"
 		"                     default)\n"
@@ -76,6 +79,7 @@ static void usage(FILE *out)
 struct rec_args {
 	struct offline_paths dbs;
 	struct offline_paths clusters;
+	struct k8s_conn_opts live; /* --kubeconfig, --context, --in-cluster, --sa-dir */
 	struct offline_paths namespaces;
 	bool all_ns;
 	const char *since_text;
@@ -90,7 +94,6 @@ static int parse_args(int argc, char **argv, struct rec_args *a)
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, 'd' },
 		{ "cluster", required_argument, NULL, 'c' },
-		{ "kubeconfig", required_argument, NULL, 'k' },
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "all-namespaces", no_argument, NULL, 'A' },
 		{ "since", required_argument, NULL, 's' },
@@ -98,6 +101,7 @@ static int parse_args(int argc, char **argv, struct rec_args *a)
 		{ "cidr-prefix6", required_argument, NULL, '6' },
 		{ "include-denied", no_argument, NULL, 'D' },
 		{ "output", required_argument, NULL, 'o' },
+		K8S_CONN_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -112,6 +116,8 @@ static int parse_args(int argc, char **argv, struct rec_args *a)
 	while ((c = getopt_long(argc, argv, ":hn:Ao:", longopts, NULL)) != -1) {
 		struct offline_paths *list = NULL;
 
+		if (k8s_conn_opts_getopt(&a->live, c, optarg))
+			continue;
 		switch (c) {
 		case 'd':
 			list = &a->dbs;
@@ -122,12 +128,6 @@ static int parse_args(int argc, char **argv, struct rec_args *a)
 		case 'n':
 			list = &a->namespaces;
 			break;
-		case 'k':
-			/* The live source (k8s/live.h) is wired here later; until
-			 * then say so rather than ignore the flag. */
-			log_errx("recommend: --kubeconfig is not supported yet; save the cluster with "
-				 "'kubectl get namespaces,pods,networkpolicies -A -o yaml' and pass --cluster");
-			return CMD_USAGE;
 		case 'A':
 			a->all_ns = true;
 			break;
@@ -189,8 +189,13 @@ static int parse_args(int argc, char **argv, struct rec_args *a)
 		log_errx("recommend: unexpected argument '%s'", argv[optind]);
 		return CMD_USAGE;
 	}
-	if (a->dbs.n == 0 || a->clusters.n == 0) {
-		log_errx("recommend: --db PATH and --cluster PATH are required; see 'npshim recommend --help'");
+	if (a->dbs.n == 0 || (a->clusters.n == 0 && !a->live.given)) {
+		log_errx("recommend: --db PATH and --cluster PATH (or --kubeconfig/--in-cluster) are "
+			 "required; see 'npshim recommend --help'");
+		return CMD_USAGE;
+	}
+	if (a->clusters.n && a->live.given) {
+		log_errx("recommend: --cluster and --kubeconfig/--in-cluster exclude each other");
 		return CMD_USAGE;
 	}
 	if (a->all_ns && a->namespaces.n) {
@@ -648,9 +653,9 @@ int cmd_recommend(int argc, char **argv)
 		ret = CMD_NEGATIVE;
 		goto out;
 	}
-	/* The cluster as it is now. (A live source via --kubeconfig plugs in
-	 * here, producing the same struct pol_cluster.) */
-	ret = rec_cli_load("recommend", "--cluster", a.clusters.v, a.clusters.n, &current);
+	/* The cluster as it is now: files, or the API server read once. */
+	ret = offline_load_cluster("recommend", a.live.given ? "the cluster" : "--cluster", a.clusters.v,
+				   a.clusters.n, &a.live, &current);
 	if (ret != CMD_OK)
 		goto out;
 	for (size_t i = 0; i < a.namespaces.n; i++) {

@@ -332,9 +332,9 @@ int cmd_replay(int argc, char **argv)
 	ret = rec_cli_read_flows("replay", reader, (int64_t)time(NULL) - (int64_t)a.since_s, &obs, &rows);
 	if (ret != CMD_OK)
 		goto out;
-	ret = rec_cli_load("replay", "--cluster", a.clusters.v, a.clusters.n, &current);
+	ret = offline_load_cluster("replay", "--cluster", a.clusters.v, a.clusters.n, NULL, &current);
 	if (ret == CMD_OK && a.policies.n)
-		ret = rec_cli_load("replay", "--policies", a.policies.v, a.policies.n, &proposed);
+		ret = offline_load_cluster("replay", "--policies", a.policies.v, a.policies.n, NULL, &proposed);
 	if (ret != CMD_OK)
 		goto out;
 	if (!proposed && !(proposed = pol_cluster_new())) {

@@ -49,21 +49,17 @@ int offline_load_model(const char *cmd, const char *const *paths, size_t n_paths
 	return offline_load_model_from(cmd, paths, n_paths, NULL, node_name, out);
 }
 
-int offline_load_model_from(const char *cmd, const char *const *paths, size_t n_paths,
-			    const struct k8s_conn_opts *live, const char *node_name,
-			    struct pol_model **out)
+int offline_load_cluster(const char *cmd, const char *what, const char *const *paths,
+			 size_t n_paths, const struct k8s_conn_opts *live, struct pol_cluster **out)
 {
-	struct pol_build_opts opts = { .node_name = node_name };
 	struct pol_cluster *cluster;
 	struct k8s_diag diag;
-	struct pol_model *model;
 	size_t n_errors;
-	char err[1024] = "";
 
 	*out = NULL;
 	cluster = pol_cluster_new();
 	if (!cluster) {
-		log_err("%s: loading the cluster", cmd);
+		log_err("%s: loading %s", cmd, what);
 		return CMD_FAILURE;
 	}
 	k8s_diag_init(&diag);
@@ -75,7 +71,7 @@ int offline_load_model_from(const char *cmd, const char *const *paths, size_t n_
 			k8s_diag_print(&diag, stderr);
 			k8s_diag_free(&diag);
 			pol_cluster_free(cluster);
-			log_errx("%s: cannot read the cluster from the API server", cmd);
+			log_errx("%s: cannot read %s from the API server", cmd, what);
 			return CMD_FAILURE;
 		}
 		n_errors = diag.n_errors;
@@ -88,10 +84,28 @@ int offline_load_model_from(const char *cmd, const char *const *paths, size_t n_
 	k8s_diag_free(&diag);
 	if (n_errors) {
 		pol_cluster_free(cluster);
-		log_errx("%s: the cluster is invalid (%zu error%s); nothing evaluated",
-			 cmd, n_errors, n_errors == 1 ? "" : "s");
+		log_errx("%s: %s is invalid (%zu error%s); nothing evaluated",
+			 cmd, what, n_errors, n_errors == 1 ? "" : "s");
 		return CMD_USAGE;
 	}
+	*out = cluster;
+	return CMD_OK;
+}
+
+int offline_load_model_from(const char *cmd, const char *const *paths, size_t n_paths,
+			    const struct k8s_conn_opts *live, const char *node_name,
+			    struct pol_model **out)
+{
+	struct pol_build_opts opts = { .node_name = node_name };
+	struct pol_cluster *cluster;
+	struct pol_model *model;
+	char err[1024] = "";
+	int rc;
+
+	*out = NULL;
+	rc = offline_load_cluster(cmd, "the cluster", paths, n_paths, live, &cluster);
+	if (rc != CMD_OK)
+		return rc;
 	if (node_name && !node_has_pods(cluster, node_name))
 		log_warnx("%s: no pod of the cluster runs on node '%s': no pod is local, nothing is enforced",
 			  cmd, node_name);

@@ -28,6 +28,13 @@ int offline_load_model_from(const char *cmd, const char *const *paths, size_t n_
 			    const struct k8s_conn_opts *live, const char *node_name,
 			    struct pol_model **out);
 
+/* Only the loading part: the cluster objects, not compiled. what names the
+ * input in messages ("the cluster", "--cluster"). Same returns; *out is
+ * the caller's to free with pol_cluster_free. */
+struct pol_cluster;
+int offline_load_cluster(const char *cmd, const char *what, const char *const *paths,
+			 size_t n_paths, const struct k8s_conn_opts *live, struct pol_cluster **out);
+
 /* A growable list of --cluster arguments (borrowed strings). */
 struct offline_paths {
 	const char **v;

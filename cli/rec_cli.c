@@ -274,33 +274,6 @@ int rec_cli_record_scope(const char *cmd, struct store_reader *r, int64_t since_
 
 /* ---- cluster ----------------------------------------------------------- */
 
-int rec_cli_load(const char *cmd, const char *what, const char *const *paths, size_t n,
-		 struct pol_cluster **out)
-{
-	struct pol_cluster *c = pol_cluster_new();
-	struct k8s_diag diag;
-	size_t n_errors;
-
-	*out = NULL;
-	if (!c) {
-		log_err("%s: loading %s", cmd, what);
-		return CMD_FAILURE;
-	}
-	k8s_diag_init(&diag);
-	n_errors = k8s_files_load(c, paths, n, &diag);
-	fflush(stdout);
-	k8s_diag_print(&diag, stderr);
-	k8s_diag_free(&diag);
-	if (n_errors) {
-		pol_cluster_free(c);
-		log_errx("%s: %s: invalid input (%zu error%s); nothing evaluated", cmd, what,
-			 n_errors, n_errors == 1 ? "" : "s");
-		return CMD_USAGE;
-	}
-	*out = c;
-	return CMD_OK;
-}
-
 int rec_cli_model(const char *cmd, const struct pol_cluster *a, const struct pol_cluster *b,
 		  struct pol_model **out)
 {

@@ -44,11 +44,6 @@ int rec_cli_read_flows(const char *cmd, struct store_reader *r, int64_t since_s,
 int rec_cli_record_scope(const char *cmd, struct store_reader *r, int64_t since_s,
 			 size_t *denied, size_t *all);
 
-/* Load cluster files into a new cluster (*out). CMD_OK, CMD_USAGE after
- * printing every diagnostic, or CMD_FAILURE. what names the flag in
- * messages ("--cluster"). */
-int rec_cli_load(const char *cmd, const char *what, const char *const *paths, size_t n,
-		 struct pol_cluster **out);
 
 /* Build a model from copies of a and b (b may be NULL). CMD_OK with *out,
  * CMD_USAGE (the objects conflict: message printed) or CMD_FAILURE. */
