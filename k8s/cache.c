@@ -495,16 +495,18 @@ static void del_path(cJSON *obj, const char *a, const char *b)
 		cJSON_DeleteItemFromObjectCaseSensitive(parent, b);
 }
 
+/* Always appended, whether obj had the member or not: a watch event's
+ * object starts with kind and apiVersion, a list item has neither, and the
+ * compact forms of the two must be byte-equal for an unchanged object, or
+ * every relist looks like a change of everything that last came by watch. */
 static void set_string(cJSON *obj, const char *name, const char *val)
 {
 	cJSON *s = cJSON_CreateString(val);
 
 	if (!s)
 		return;
-	if (cJSON_GetObjectItemCaseSensitive(obj, name))
-		cJSON_ReplaceItemInObjectCaseSensitive(obj, name, s);
-	else
-		cJSON_AddItemToObject(obj, name, s);
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, name);
+	cJSON_AddItemToObject(obj, name, s);
 }
 
 void k8s_object_set_kind(cJSON *obj, enum k8s_kind kind)

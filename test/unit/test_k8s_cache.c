@@ -53,6 +53,47 @@ static void test_compact(void)
 	free(raw);
 }
 
+/* The same object as a watch event carries it (kind and apiVersion first)
+ * and as a list item (neither): one compact form, so a relist of objects
+ * last seen by watch finds nothing changed and asks for no rebuild. */
+static void test_compact_event_vs_list(void)
+{
+#define POD_BODY(rv)                                                                        \
+	"\"metadata\":{\"name\":\"a\",\"namespace\":\"prod\",\"resourceVersion\":\"" rv "\"},"  \
+	"\"spec\":{\"containers\":[{\"name\":\"c\"}]},\"status\":{\"podIP\":\"10.0.0.1\"}"
+	const char *ev = "{\"kind\":\"Pod\",\"apiVersion\":\"v1\"," POD_BODY("20") "}";
+	const char *item = "{" POD_BODY("21") "}";
+#undef POD_BODY
+	cJSON *je, *ji;
+	char *re, *ri;
+	struct k8s_cache *c = k8s_cache_new();
+	struct k8s_store *fresh;
+	struct k8s_diag d;
+	int wait;
+
+	je = cJSON_Parse(ev);
+	ji = cJSON_Parse(item);
+	re = k8s_object_compact(je, K8S_KIND_POD);
+	ri = k8s_object_compact(ji, K8S_KIND_POD);
+	T_ASSERT(re && ri && strcmp(re, ri) == 0, "event and list item compact alike:\n  %s\n  %s",
+		 re ? re : "(null)", ri ? ri : "(null)");
+
+	k8s_diag_init(&d);
+	T_ASSERT(c && k8s_cache_upsert(c, K8S_KIND_POD, "prod/a", k8s_decode_pod(je, NULL, &d, "api"),
+				      re, strdup("20"), 1000) == 0, "added by watch");
+	T_ASSERT(k8s_cache_rebuild_due(c, 1000 + K8S_DEBOUNCE_MAX_MS, &wait), "rebuild due after the add");
+	pol_cluster_free(k8s_cache_snapshot(c));
+	fresh = k8s_store_new(K8S_KIND_POD);
+	T_ASSERT(fresh && k8s_store_put(fresh, "prod/a", k8s_decode_pod(ji, NULL, &d, "api"), ri,
+					strdup("21")) == 1, "relist store");
+	k8s_cache_replace(c, K8S_KIND_POD, fresh, 5000);
+	T_ASSERT(!k8s_cache_dirty(c), "a relist of the same object is no change");
+	k8s_diag_free(&d);
+	cJSON_Delete(je);
+	cJSON_Delete(ji);
+	k8s_cache_free(c);
+}
+
 static void test_upsert_and_relist(void)
 {
 	struct k8s_cache *c = k8s_cache_new();
@@ -185,6 +226,7 @@ static void test_store_grow(void)
 int main(void)
 {
 	test_compact();
+	test_compact_event_vs_list();
 	test_upsert_and_relist();
 	test_store_grow();
 	return T_REPORT();
