@@ -28,7 +28,7 @@
 # recovered); API server restart mid-stream with a change made while it was
 # down; in-cluster mode (KUBERNETES_SERVICE_HOST/PORT, --sa-dir) with token
 # file rotation; warm start from the persisted state with the server down,
-# then the sync that replaces it. About 80 s. K8SE2E_VERBOSE=1 shows every
+# then the sync that replaces it. About 75 s. K8SE2E_VERBOSE=1 shows every
 # command (lib.sh's E2E_VERBOSE), E2E_KEEP=1 keeps the temp dir.
 set -u
 top=${NPSHIM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -288,7 +288,7 @@ serve external --tcp 443,80,8080
 while read -r src proto dst port; do
 	printf '{"src":"%s","dst":"%s","protocol":"%s","port":%d}\n' "${POD_IP[$src]}" "$dst" "${proto^^}" "$port"
 done <"$T/probes.in" >"$T/flows.in"
-echo "# $(wc -l <"$T/probes.in") flows per step: $((${#POD_NETNS[@]} - 1)) pods and the outside, every port of every pod"
+echo "# $(wc -l <"$T/probes.in") flows per step: $((${#POD_NETNS[@]} - 1)) pods and the outside, the ports of every pod"
 
 # verdicts OUT simulate-args...: "allow"/"deny" per flow, in order; fails
 # (no output file) when simulate fails.
@@ -551,6 +551,10 @@ else
 fi
 check_status "restart: too old to resume (410), pods relisted, all three watching" \
 	"$(watch_of pods).relists > $rl and all(.cluster.watches[]; .state == \"watching\")"
+# Objects that last came by watch and come again by list unchanged are no
+# change: one rebuild, for the one pod that did change.
+check_status "restart: one rebuild for the one changed pod (the unchanged relists rebuild nothing)" \
+	".model.generation == $((g0 + 1))"
 step_check "restart"
 cell restart "$API" "$AUTH_IP" tcp 8080 timeout
 cell restart "$API" 203.0.113.10 tcp 443 timeout
