@@ -39,7 +39,7 @@ NPSHIM_BUILD=${NPSHIM_BUILD:-$top/build}
 E2E_SUITE=k8s-e2e
 E2E_NEED_TOOLS="clusterpods"
 E2E_VERBOSE=${K8SE2E_VERBOSE:-${E2E_VERBOSE:-}}
-# shellcheck source=../e2e/lib.sh
+# shellcheck source=test/e2e/lib.sh
 . "$top/test/e2e/lib.sh"
 
 fx=$top/test/data/k8s-fixtures
@@ -212,8 +212,7 @@ st() { npshim_status 2>/dev/null | jq -c "$1" 2>/dev/null; }
 
 # wait_status JQ_EXPR TIMEOUT_S: until the status JSON satisfies it.
 wait_status() {
-	local i
-	for i in $(seq 1 $(($2 * 10))); do
+	for _ in $(seq 1 $(($2 * 10))); do
 		status_is "$1" && return 0
 		daemon_alive || return 1
 		sleep 0.1
@@ -451,7 +450,7 @@ budget() {
 
 # Names used in the hand-written cells.
 WEB9=production/web-5f7b9c6d4-9xkzp WEB_TL=production/web-5f7b9c6d4-tl6vb
-API=production/api-7c9d8f6b5-x2k4p QW8=production/api-7c9d8f6b5-qw8zn
+API=production/api-7c9d8f6b5-x2k4p
 ING=ingress-nginx/ingress-nginx-controller-5c8d66c76d-7wqzr
 AUTH_IP=10.244.2.6 WEB9_IP=10.244.2.11 WEBTL_IP=10.244.1.16 API_IP=10.244.1.14
 DNS_IP=10.244.0.3 QW8_IP=10.244.2.9 R7_IP=10.244.2.14
@@ -694,6 +693,8 @@ step_check "in-cluster"
 budget "section 16"
 echo "== [$(($(date +%s) - start))s] 16. service-account token rotation: the file rewritten, the old token refused"
 DUMP_TOKEN=rotated-token-2
+# ${TOKEN_FILE} is fakeapi's to expand (its environment: $SA/token).
+# shellcheck disable=SC2016
 change "rotation" '{"writeFile": {"path": "${TOKEN_FILE}", "content": "rotated-token-2"}}' \
 	'{"tokens": []}' '{"closeWatches": {}}' \
 	"$(ev networkpolicies DELETED production allow-external-api '{}')"
