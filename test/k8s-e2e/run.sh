@@ -26,7 +26,7 @@
 # bookmarks (no rebuild); 410 Gone -> relist; a malformed event (no change
 # missed); 403, 429 with Retry-After, 500 on a watch; 401 (model kept, then
 # recovered); API server restart mid-stream with a change made while it was
-# down; in-cluster mode (KUBERNETES_SERVICE_HOST/PORT, --sa-dir) with token
+# down; in-cluster mode (KUBERNETES_SERVICE_HOST/PORT, --sa-dir, --node) with token
 # file rotation; warm start from the persisted state with the server down,
 # then the sync that replaces it. About 75 s. K8SE2E_VERBOSE=1 shows every
 # command (lib.sh's E2E_VERBOSE), E2E_KEEP=1 keeps the temp dir.
@@ -299,8 +299,10 @@ verdicts() {
 	jq -r '.verdict' "$out.json" >"$out"
 	[ "$(wc -l <"$out")" -eq "$(wc -l <"$T/probes.in")" ]
 }
-sim_live() { ip netns exec "$NODE" "$NPSHIM" simulate "${SIM_LIVE[@]}" "$@"; }
-sim_files() { "$NPSHIM" simulate "$@"; }
+# NODE_ARGS: --node NAME once the daemon enforces for one node only.
+NODE_ARGS=()
+sim_live() { ip netns exec "$NODE" "$NPSHIM" simulate "${SIM_LIVE[@]}" "${NODE_ARGS[@]}" "$@"; }
+sim_files() { "$NPSHIM" simulate "${NODE_ARGS[@]}" "$@"; }
 
 DUMPS=0
 # dump: the server's objects, listed by dump.py, to $DUMP.
@@ -675,12 +677,15 @@ if npshim_stop; then ok "kubeconfig daemon: SIGTERM, exit 0"; else bad "kubeconf
 check "kubeconfig daemon: no rule left" [ "$(ip netns exec "$NODE" iptables-save | grep -ci 'nfqueue\|npshim')" -eq 0 ]
 api_stop
 
-echo "== [$(($(date +%s) - start))s] 15. npshim run --in-cluster (KUBERNETES_SERVICE_HOST/PORT, --sa-dir), starting from the persisted state"
+echo "== [$(($(date +%s) - start))s] 15. npshim run --in-cluster --node kind-worker2 (KUBERNETES_SERVICE_HOST/PORT, --sa-dir), from the persisted state"
 export KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=6443
+# As the DaemonSet runs it (node name from the downward API): only the pods
+# of kind-worker2 are enforced here, and simulate decides as that node.
+NODE_ARGS=(--node kind-worker2)
 SIM_LIVE=(--in-cluster --sa-dir "$SA")
 DUMP_TOKEN=rotated-token-1
 api_start --token-file "$SA/token" || bail "fake API server start (token file)"
-npshim_start --in-cluster --sa-dir "$SA" --state-dir "$STATE" --mode enforce --fail-closed \
+npshim_start --in-cluster --sa-dir "$SA" --state-dir "$STATE" "${NODE_ARGS[@]}" --mode enforce --fail-closed \
 	--no-config --metrics off || bail "npshim run --in-cluster did not start"
 if wait_status '.cluster.synced and (.cluster.serving_persisted | not) and .cluster.persist.loaded_at_start and (.cluster.source | startswith("in-cluster"))' 20; then
 	ok "in-cluster: persisted state loaded at start, then synced from the API server"
@@ -689,6 +694,12 @@ else
 fi
 sleep 0.5
 step_check "in-cluster"
+# The node scope: web-9xkzp (kind-worker2) is still isolated here, while
+# api-x2k4p -> web-tl6vb, which the policies deny, involves no pod of this
+# node and is not this instance's to enforce.
+cell in-cluster "$ING" "$WEB9_IP" tcp 8080 timeout
+cell in-cluster "$API" "$WEBTL_IP" tcp 8080 connected
+cell in-cluster "$R7" 203.0.113.10 tcp 443 connected
 
 budget "section 16"
 echo "== [$(($(date +%s) - start))s] 16. service-account token rotation: the file rewritten, the old token refused"
@@ -706,13 +717,14 @@ else
 	bad "rotation: no 401 and token re-read in the log: the rotation was not exercised"
 fi
 step_check "rotation"
-cell rotation "$API" 203.0.113.10 tcp 443 timeout
+cell rotation "$R7" 203.0.113.10 tcp 443 timeout
+cell rotation "$API" 203.0.113.10 tcp 443 connected
 
 echo "== [$(($(date +%s) - start))s] 17. warm start: the daemon restarted while the API server is down"
 if npshim_stop; then ok "in-cluster daemon: SIGTERM, exit 0"; else bad "in-cluster daemon: exit status non-zero on SIGTERM"; fi
 api_stop
 last=$DUMP
-npshim_start --in-cluster --sa-dir "$SA" --state-dir "$STATE" --mode enforce --fail-closed \
+npshim_start --in-cluster --sa-dir "$SA" --state-dir "$STATE" "${NODE_ARGS[@]}" --mode enforce --fail-closed \
 	--no-config --metrics off || bail "npshim run (server down) did not start"
 check_status "warm: serving the persisted state, not synced, connection failures counted" \
 	'.cluster.serving_persisted and (.cluster.synced | not) and .cluster.persist.loaded_at_start and .model.pods == 15'
@@ -724,7 +736,7 @@ fi
 if verdicts "$T/v.last" sim_files --cluster "$last" &&
 	verdicts "$T/v.persisted" sim_files --cluster "$STATE/cluster-state.json"; then
 	compare "warm (persisted state)" "$T/v.last" "$T/v.persisted"
-	cell warm "$API" 203.0.113.10 tcp 443 timeout
+	cell warm "$R7" 203.0.113.10 tcp 443 timeout
 else
 	bad "warm: simulate over the last dump or the persisted state failed: $(head -n 2 "$T/v.last.err" "$T/v.persisted.err" 2>/dev/null | tr '\n' ' ')"
 fi
@@ -748,8 +760,8 @@ else
 	bad "warm: no sync within 35 s of the server's return ($(st '.cluster | {synced, serving_persisted}'))"
 fi
 step_check "warm synced"
-cell "warm synced" "$API" 203.0.113.10 tcp 443 connected
-cell "warm synced" "$API" 203.0.113.200 tcp 443 connected
+cell "warm synced" "$R7" 203.0.113.10 tcp 443 connected
+cell "warm synced" "$R7" 203.0.113.200 tcp 443 connected
 if npshim_stop; then ok "warm daemon: SIGTERM, exit 0"; else bad "warm daemon: exit status non-zero on SIGTERM"; fi
 api_stop
 unset KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
