@@ -256,6 +256,7 @@ struct audit_pipeline {
 	uint64_t backoff_ms;
 	uint64_t next_prune_ms;
 	uint64_t next_optimize_ms;
+	uint64_t roll_failures; /* in a row; they only slow readers down */
 	uint64_t last_touch_ms;
 	bool run_started;
 	char *scratch;        /* joined samples for one row */
@@ -698,6 +699,28 @@ static void add_busy(struct audit_pipeline *p)
 		CNT_ADD(p, busy, b - seen);
 }
 
+/* Roll the last complete hour up into the hourly and daily tables (one
+ * hour per flush: a backlog after downtime never holds up writing). A
+ * failure loses nothing: readers use minute rows past the watermark, and
+ * the next flush tries again. */
+static void roll(struct audit_pipeline *p)
+{
+	bool more = false;
+
+	if (!p->store)
+		return;
+	if (store_roll(p->store, (int64_t)(real_ns() / 1000000000ULL), &more) == 0) {
+		if (p->roll_failures)
+			log_info("flow store: rolling up again after %llu failures",
+				 (unsigned long long)p->roll_failures);
+		p->roll_failures = 0;
+		return;
+	}
+	/* Once, then every ten minutes or so of flushes. */
+	if (p->roll_failures++ % 600 == 0)
+		log_warnx("flow store: rollup: %s", store_errmsg(p->store));
+}
+
 static void prune(struct audit_pipeline *p)
 {
 	uint64_t now = mono_ms();
@@ -842,8 +865,10 @@ done:
 		if (gr->bucket < cur_bucket - 60 && !gr->pending && !gr->samples_dirty)
 			group_unlink(p, gr);
 	}
-	if (!final)
+	if (!final) {
+		roll(p);
 		prune(p);
+	}
 	/* Readers plan better with statistics; the first run after some
 	 * data has landed, then hourly. */
 	if (p->store && mono_ms() >= p->next_optimize_ms && CNT_GET(p, rows_written) > 0) {

@@ -74,10 +74,11 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
 	}
 }
 
+/* Frees and empties @b, ready to be used again. */
 static void sb_free(struct sbuf *b)
 {
 	free(b->s);
-	b->s = NULL;
+	memset(b, 0, sizeof(*b));
 }
 
 /* ---- open ---- */
@@ -349,9 +350,12 @@ static void plan_add(struct plan *p, enum arm_table t, int64_t lo, int64_t hi)
 
 /**
  * plan_window - split [since, until) (Unix s, 0 = open) for file @i into
- * arms: minute rows for the edges, flow_hour for whole hours, flow_day for
- * whole days. A rollup row sums every minute row of its period only while
- * none of them has been pruned; pruning goes oldest first (store.c), so
+ * arms: minute rows for the edges and for the hours not rolled up yet
+ * (meta.rolled_until, see store_roll()), flow_hour for whole hours,
+ * flow_day for whole days (and the rolled hours of the day being
+ * written, when the window reaches past them).
+ *
+ * A rollup row sums every minute row of its period only while none of them has been pruned; pruning goes oldest first (store.c), so
  * the periods after the one holding the oldest minute row are whole, and
  * rollups are used from there on only. With @rollups false (a filter on
  * sampled pods or IPs, which rollups do not keep) one minute arm.
@@ -361,21 +365,27 @@ static int plan_window(struct store_reader *r, size_t i, int64_t since, int64_t 
 		       bool rollups, struct plan *p, char *err, size_t errlen)
 {
 	int64_t sb = since ? since / 60 * 60 : INT64_MIN, ub = until ? until : INT64_MAX;
-	int64_t minb = 0, ha, hb, da, db;
+	int64_t minb = 0, maxb = 0, w = 0, ha, e, da, db;
 	bool have_min = false;
 
 	p->n = 0;
 	if (rollups) {
-		char sql[64];
+		char sql[224];
 		sqlite3_stmt *st;
 		int rc;
 
-		snprintf(sql, sizeof(sql), "SELECT min(bucket) FROM d%zu.flow", i);
+		/* Separate subqueries: each of min() and max() alone is one
+		 * index probe; together they would scan the table. */
+		snprintf(sql, sizeof(sql),
+			 "SELECT (SELECT min(bucket) FROM d%zu.flow), (SELECT max(bucket) FROM d%zu.flow),"
+			 " (SELECT CAST(value AS INTEGER) FROM d%zu.meta WHERE key = 'rolled_until')", i, i, i);
 		rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
 		if (rc == SQLITE_OK) {
 			rc = sqlite3_step(st);
 			if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
 				minb = sqlite3_column_int64(st, 0);
+				maxb = sqlite3_column_int64(st, 1);
+				w = sqlite3_column_int64(st, 2);
 				have_min = true;
 			}
 			sqlite3_finalize(st);
@@ -385,15 +395,17 @@ static int plan_window(struct store_reader *r, size_t i, int64_t since, int64_t 
 			return -1;
 		}
 	}
-	if (!have_min) {
-		plan_add(p, ARM_MINUTE, sb, ub);
-		return 0;
-	}
+	/* Rollups hold the hours before the watermark w, and (pruning goes
+	 * oldest first) are whole from the hour after the oldest minute
+	 * row on. */
 	ha = floor_to(minb, 3600) + 3600;
 	if (since && ceil_to(since, 3600) > ha)
 		ha = ceil_to(since, 3600);
-	hb = floor_to(until ? until : (int64_t)time(NULL), 3600);
-	if (ha >= hb) {
+	/* An end after every row (the usual "until now") is no end. */
+	if (until && maxb + 60 <= until)
+		until = 0;
+	e = until && floor_to(until, 3600) < w ? floor_to(until, 3600) : w;
+	if (!have_min || ha >= e) {
 		plan_add(p, ARM_MINUTE, sb, ub);
 		return 0;
 	}
@@ -401,15 +413,17 @@ static int plan_window(struct store_reader *r, size_t i, int64_t since, int64_t 
 	da = floor_to(minb, 86400) + 86400;
 	if (ceil_to(ha, 86400) > da)
 		da = ceil_to(ha, 86400);
-	db = floor_to(hb, 86400);
+	/* A day row holds the day's rolled hours: all of them, or those
+	 * before w for the day w falls in. */
+	db = e == w ? e : floor_to(e, 86400);
 	if (da < db) {
 		plan_add(p, ARM_HOUR, ha, da);
 		plan_add(p, ARM_DAY, da, db);
-		plan_add(p, ARM_HOUR, db, hb);
+		plan_add(p, ARM_HOUR, db, e);
 	} else {
-		plan_add(p, ARM_HOUR, ha, hb);
+		plan_add(p, ARM_HOUR, ha, e);
 	}
-	plan_add(p, ARM_MINUTE, hb, ub);
+	plan_add(p, ARM_MINUTE, e, ub);
 	return 0;
 }
 
@@ -572,12 +586,7 @@ static void bind_filter(sqlite3_stmt *st, const struct store_filter *f, size_t n
 	"f.src_ips AS src_ips, f.src_pods AS src_pods, f.dst_ips AS dst_ips, "      \
 	"f.dst_pods AS dst_pods, f.fkey AS fkey"
 
-/* What an arm of a grouped query or the report reads: minute rows and
- * rollup rows alike. */
-#define COLS_AGG \
-	"f.fkey AS fkey, f.count AS count, f.first_seen AS first_seen, f.last_seen AS last_seen"
-#define SUMS_AGG \
-	"fkey, SUM(count) AS count, MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen"
+/* A flow's key columns, from flow_keys. */
 #define COLS_KEY                                                                    \
 	"k.src_ns AS src_ns, k.src_kind AS src_kind, k.src_name AS src_name, "      \
 	"k.dst_ns AS dst_ns, k.dst_kind AS dst_kind, k.dst_name AS dst_name, "      \
@@ -592,6 +601,254 @@ static void bind_filter(sqlite3_stmt *st, const struct store_filter *f, size_t n
 	"CASE " col " WHEN 1 THEN 'egress' WHEN 2 THEN 'ingress' WHEN 3 THEN 'both' ELSE '' END"
 #define MODE_TEXT(col) "CASE " col " WHEN 0 THEN 'enforce' WHEN 1 THEN 'audit' ELSE '' END"
 
+/* ---- per-flow sums ----
+ *
+ * Grouped queries and the report first sum the rows of their window per
+ * flow (fkey; for the report per side and fkey): minute and rollup rows
+ * alike, over every file. SQLite would sort every row for that GROUP BY;
+ * a hash table here does it in one pass. The few sums are then put in a
+ * private temporary table, joined with each file's flow_keys for the key
+ * columns, and grouped and sorted by SQLite. */
+
+struct fsum {
+	int64_t fkey, count, first, last;
+	int db, side;
+	bool used;
+};
+
+struct fsums {
+	struct fsum *v;
+	size_t n, cap;
+};
+
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static struct fsum *fsums_slot(struct fsum *v, size_t cap, int64_t fkey, int side)
+{
+	size_t m = cap - 1, i = (size_t)mix64((uint64_t)fkey + (uint64_t)side) & m;
+
+	while (v[i].used && (v[i].fkey != fkey || v[i].side != side))
+		i = (i + 1) & m;
+	return &v[i];
+}
+
+static int fsums_add(struct fsums *s, int64_t fkey, int side, int db, int64_t count, int64_t first,
+		     int64_t last)
+{
+	struct fsum *e;
+
+	if ((s->n + 1) * 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 4096;
+		struct fsum *v = calloc(cap, sizeof(*v));
+
+		if (!v)
+			return -1;
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->v[i].used)
+				*fsums_slot(v, cap, s->v[i].fkey, s->v[i].side) = s->v[i];
+		free(s->v);
+		s->v = v;
+		s->cap = cap;
+	}
+	e = fsums_slot(s->v, s->cap, fkey, side);
+	if (!e->used) {
+		*e = (struct fsum){ .fkey = fkey, .count = count, .first = first, .last = last,
+				    .db = db, .side = side, .used = true };
+		s->n++;
+		return 0;
+	}
+	e->count += count;
+	if (first < e->first)
+		e->first = first;
+	if (last > e->last)
+		e->last = last;
+	return 0;
+}
+
+/* Rows (fkey, side, count, first_seen, last_seen) of @st into @s. */
+static int fsums_collect(struct store_reader *r, sqlite3_stmt *st, int db, struct fsums *s,
+			 char *err, size_t errlen)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (fsums_add(s, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1), db,
+			      sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+			      sqlite3_column_int64(st, 4))) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errlen, "query failed: %s", sqlite3_errmsg(r->db));
+		return -1;
+	}
+	return 0;
+}
+
+/* The sums into temp.agg (private to this reader's in-memory database). */
+static int fsums_load(struct store_reader *r, const struct fsums *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_exec(r->db,
+			 "CREATE TEMP TABLE IF NOT EXISTS agg(db INTEGER NOT NULL, side INTEGER NOT NULL,"
+			 " fkey INTEGER NOT NULL, count INTEGER NOT NULL, first_seen INTEGER NOT NULL,"
+			 " last_seen INTEGER NOT NULL); DELETE FROM temp.agg;",
+			 NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(r->db, "INSERT INTO temp.agg VALUES(?1, ?2, ?3, ?4, ?5, ?6)", -1, &st,
+			       NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot set up the query: %s", sqlite3_errmsg(r->db));
+		return -1;
+	}
+	rc = SQLITE_DONE;
+	for (size_t i = 0; i < s->cap && rc == SQLITE_DONE; i++) {
+		const struct fsum *e = &s->v[i];
+
+		if (!e->used)
+			continue;
+		sqlite3_bind_int(st, 1, e->db);
+		sqlite3_bind_int(st, 2, e->side);
+		sqlite3_bind_int64(st, 3, e->fkey);
+		sqlite3_bind_int64(st, 4, e->count);
+		sqlite3_bind_int64(st, 5, e->first);
+		sqlite3_bind_int64(st, 6, e->last);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errlen, "cannot set up the query: %s", sqlite3_errmsg(r->db));
+		return -1;
+	}
+	return 0;
+}
+
+/* Prepare @b (freed) and report a failure as @what. */
+static sqlite3_stmt *prepare_sb(struct store_reader *r, struct sbuf *b, const char *what, char *err,
+				size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (b->oom)
+		snprintf(err, errlen, "out of memory");
+	else if (sqlite3_prepare_v2(r->db, b->s, -1, &st, NULL) != SQLITE_OK)
+		snprintf(err, errlen, "cannot prepare the %s: %s", what, sqlite3_errmsg(r->db));
+	sb_free(b);
+	return st;
+}
+
+static int query_groups(struct store_reader *r, const struct store_filter *f, enum store_group group,
+			uint64_t limit, store_row_fn fn, void *ctx, char *err, size_t errlen)
+{
+	struct fsums sums = { 0 };
+	struct sbuf b = { 0 };
+	sqlite3_stmt *st;
+	int ret = -1;
+
+	if (read_begin(r, err, errlen))
+		return -1;
+	/* Per file: every arm of the window (and of both namespace sides),
+	 * fkey and the sums only. */
+	for (size_t i = 0; i < r->n; i++) {
+		struct plan plan;
+
+		if (plan_window(r, i, f->since, f->until, !f->pod && !f->from.name && !f->to.name, &plan,
+				err, errlen))
+			goto out;
+		for (int side = 0; side < (f->ns ? 2 : 1); side++) {
+			for (int a = 0; a < plan.n; a++) {
+				sb_add(&b, "%sSELECT f.fkey, 0, f.count, f.first_seen, f.last_seen FROM d%zu.%s AS f",
+				       side || a ? " UNION ALL " : "", i, arm_table_name[plan.arm[a].table]);
+				add_where(&b, f, i, side, &plan.arm[a]);
+			}
+		}
+		st = prepare_sb(r, &b, "query", err, errlen);
+		if (!st)
+			goto out;
+		bind_filter(st, f, r->n);
+		ret = fsums_collect(r, st, (int)i, &sums, err, errlen);
+		sqlite3_finalize(st);
+		if (ret)
+			goto out;
+		ret = -1;
+	}
+	if (fsums_load(r, &sums, err, errlen))
+		goto out;
+	sb_add(&b, "SELECT ");
+	switch (group) {
+	case STORE_GROUP_SRC:
+		sb_add(&b, "src_ns AS src_namespace, src_kind, src_name, ");
+		break;
+	case STORE_GROUP_DST:
+		sb_add(&b, "dst_ns AS dst_namespace, dst_kind, dst_name, ");
+		break;
+	case STORE_GROUP_PAIR:
+		sb_add(&b, "src_ns AS src_namespace, src_kind, src_name, dst_ns AS dst_namespace, dst_kind, "
+			   "dst_name, ");
+		break;
+	case STORE_GROUP_PORT:
+		sb_add(&b, "dst_ns AS dst_namespace, dst_kind, dst_name, " PROTO_TEXT("proto") " AS protocol, port, ");
+		break;
+	case STORE_GROUP_POLICY:
+	default:
+		sb_add(&b, "policies, ");
+		break;
+	}
+	/* One row per flow here, so COUNT(*) counts distinct flows. CROSS
+	 * JOIN keeps the sums outside: each looks its key up by rowid,
+	 * instead of a scan of every key with an automatic index on agg. */
+	sb_add(&b, VERDICT_TEXT("verdict") " AS verdict, SUM(count) AS count, COUNT(*) AS flows, "
+		   "MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen FROM (");
+	for (size_t i = 0; i < r->n; i++) {
+		sb_add(&b, "%sSELECT " COLS_KEY ", a.count AS count, a.first_seen AS first_seen, "
+			   "a.last_seen AS last_seen FROM temp.agg AS a CROSS JOIN d%zu.flow_keys AS k "
+			   "ON k.fkey = a.fkey WHERE a.db = %zu",
+		       i ? " UNION ALL " : "", i, i);
+		add_key_where(&b, f);
+	}
+	switch (group) {
+	case STORE_GROUP_SRC:
+		sb_add(&b, ") GROUP BY src_ns, src_kind, src_name, verdict");
+		break;
+	case STORE_GROUP_DST:
+		sb_add(&b, ") GROUP BY dst_ns, dst_kind, dst_name, verdict");
+		break;
+	case STORE_GROUP_PAIR:
+		sb_add(&b, ") GROUP BY src_ns, src_kind, src_name, dst_ns, dst_kind, dst_name, verdict");
+		break;
+	case STORE_GROUP_PORT:
+		sb_add(&b, ") GROUP BY dst_ns, dst_kind, dst_name, proto, port, verdict");
+		break;
+	default:
+		sb_add(&b, ") GROUP BY policies, verdict");
+		break;
+	}
+	sb_add(&b, " ORDER BY count DESC");
+	if (limit)
+		sb_add(&b, " LIMIT ?%d", P_LIMIT);
+	st = prepare_sb(r, &b, "query", err, errlen);
+	if (!st)
+		goto out;
+	bind_filter(st, f, r->n);
+	if (limit)
+		sqlite3_bind_int64(st, P_LIMIT, (sqlite3_int64)(limit > INT64_MAX ? INT64_MAX : limit));
+	ret = run(r, st, fn, ctx, err, errlen);
+	sqlite3_finalize(st);
+out:
+	sb_free(&b);
+	free(sums.v);
+	read_end(r);
+	return ret;
+}
+
 int store_query_flows(struct store_reader *r, const struct store_filter *f,
 		      enum store_group group, uint64_t limit, store_row_fn fn, void *ctx,
 		      char *err, size_t errlen)
@@ -600,84 +857,20 @@ int store_query_flows(struct store_reader *r, const struct store_filter *f,
 	sqlite3_stmt *st = NULL;
 	int ret;
 
-	if (group == STORE_GROUP_NONE) {
-		sb_add(&b, "SELECT id, db, bucket AS minute, node, src_ns AS src_namespace, src_kind, "
-			   "src_name, dst_ns AS dst_namespace, dst_kind, dst_name, "
-			   PROTO_TEXT("proto") " AS protocol, port, " VERDICT_TEXT("verdict")
-			   " AS verdict, " MODE_TEXT("mode") " AS mode, " DIR_TEXT("direction")
-			   " AS direction, policies, count, first_seen, last_seen, src_ips, src_pods, "
-			   "dst_ips, dst_pods FROM (SELECT * FROM (");
-	} else {
-		sb_add(&b, "SELECT * FROM (SELECT ");
-		switch (group) {
-		case STORE_GROUP_SRC:
-			sb_add(&b, "src_ns AS src_namespace, src_kind, src_name, " VERDICT_TEXT("verdict")
-				   " AS verdict, SUM(count) AS count, COUNT(*) AS flows, ");
-			break;
-		case STORE_GROUP_DST:
-			sb_add(&b, "dst_ns AS dst_namespace, dst_kind, dst_name, " VERDICT_TEXT("verdict")
-				   " AS verdict, SUM(count) AS count, COUNT(*) AS flows, ");
-			break;
-		case STORE_GROUP_PAIR:
-			sb_add(&b, "src_ns AS src_namespace, src_kind, src_name, dst_ns AS dst_namespace, dst_kind, "
-				   "dst_name, " VERDICT_TEXT("verdict") " AS verdict, SUM(count) AS count, "
-				   "COUNT(*) AS flows, ");
-			break;
-		case STORE_GROUP_PORT:
-			sb_add(&b, "dst_ns AS dst_namespace, dst_kind, dst_name, " PROTO_TEXT("proto")
-				   " AS protocol, port, " VERDICT_TEXT("verdict") " AS verdict, SUM(count) AS count, "
-				   "COUNT(*) AS flows, ");
-			break;
-		case STORE_GROUP_POLICY:
-		default:
-			sb_add(&b, "policies, " VERDICT_TEXT("verdict") " AS verdict, SUM(count) AS count, "
-				   "COUNT(*) AS flows, ");
-			break;
-		}
-		/* First one row per flow and file: the rows of the window
-		 * (minute and rollup alike: fkey and the sums only) summed
-		 * per fkey, an integer, then the flow's key columns looked
-		 * up once in flow_keys. With several files, once more per
-		 * fkey so that a flow seen on two nodes counts once in
-		 * FLOWS. Then the groups, over those few rows. */
-		sb_add(&b, "MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen FROM (");
-		if (r->n > 1)
-			sb_add(&b, "SELECT src_ns, src_kind, src_name, dst_ns, dst_kind, dst_name, proto, port, "
-				   "verdict, policies, SUM(count) AS count, MIN(first_seen) AS first_seen, "
-				   "MAX(last_seen) AS last_seen, fkey FROM (");
-	}
-	if (group != STORE_GROUP_NONE && read_begin(r, err, errlen)) {
-		sb_free(&b);
-		return -1;
-	}
+	if (group != STORE_GROUP_NONE)
+		return query_groups(r, f, group, limit, fn, ctx, err, errlen);
+	sb_add(&b, "SELECT id, db, bucket AS minute, node, src_ns AS src_namespace, src_kind, "
+		   "src_name, dst_ns AS dst_namespace, dst_kind, dst_name, "
+		   PROTO_TEXT("proto") " AS protocol, port, " VERDICT_TEXT("verdict")
+		   " AS verdict, " MODE_TEXT("mode") " AS mode, " DIR_TEXT("direction")
+		   " AS direction, policies, count, first_seen, last_seen, src_ips, src_pods, "
+		   "dst_ips, dst_pods FROM (SELECT * FROM (");
 	for (size_t i = 0; i < r->n; i++) {
-		struct plan plan = { .n = 0 };
-
-		if (group != STORE_GROUP_NONE &&
-		    plan_window(r, i, f->since, f->until, !f->pod && !f->from.name && !f->to.name,
-				&plan, err, errlen)) {
-			read_end(r);
-			sb_free(&b);
-			return -1;
-		}
-		if (group != STORE_GROUP_NONE)
-			sb_add(&b, "%sSELECT " COLS_KEY ", a.count AS count, a.first_seen AS first_seen, "
-				   "a.last_seen AS last_seen, a.fkey AS fkey FROM (SELECT " SUMS_AGG " FROM (",
-			       i ? " UNION ALL " : "");
 		for (int side = 0; side < (f->ns ? 2 : 1); side++) {
 			/* With a limit, each arm only needs its own newest
 			 * rows: the index gives them without a sort. */
-			bool top = group == STORE_GROUP_NONE && limit && !f->after_id;
+			bool top = limit && !f->after_id;
 
-			if (group != STORE_GROUP_NONE) {
-				for (int a = 0; a < plan.n; a++) {
-					sb_add(&b, "%sSELECT " COLS_AGG " FROM d%zu.%s AS f",
-					       side || a ? " UNION ALL " : "", i,
-					       arm_table_name[plan.arm[a].table]);
-					add_where(&b, f, i, side, &plan.arm[a]);
-				}
-				continue;
-			}
 			if (i || side)
 				sb_add(&b, " UNION ALL ");
 			if (top)
@@ -687,110 +880,53 @@ int store_query_flows(struct store_reader *r, const struct store_filter *f,
 			if (top)
 				sb_add(&b, " ORDER BY f.bucket DESC LIMIT ?%d)", P_LIMIT);
 		}
-		if (group != STORE_GROUP_NONE) {
-			sb_add(&b, ") GROUP BY fkey) AS a JOIN d%zu.flow_keys AS k ON k.fkey = a.fkey WHERE 1", i);
-			add_key_where(&b, f);
-		}
 	}
-	if (group == STORE_GROUP_NONE) {
-		/* The newest rows, then back to time order for reading. */
-		if (f->after_id)
-			sb_add(&b, ")) ORDER BY bucket, last_seen, db, id");
-		else if (limit)
-			sb_add(&b, " ORDER BY bucket DESC, last_seen DESC LIMIT ?%d)) ORDER BY bucket, last_seen, db, id",
-			       P_LIMIT);
-		else
-			sb_add(&b, ")) ORDER BY bucket, last_seen, db, id");
-	} else {
-		if (r->n > 1)
-			sb_add(&b, ") GROUP BY fkey");
-		switch (group) {
-		case STORE_GROUP_SRC:
-			sb_add(&b, ") GROUP BY src_ns, src_kind, src_name, verdict");
-			break;
-		case STORE_GROUP_DST:
-			sb_add(&b, ") GROUP BY dst_ns, dst_kind, dst_name, verdict");
-			break;
-		case STORE_GROUP_PAIR:
-			sb_add(&b, ") GROUP BY src_ns, src_kind, src_name, dst_ns, dst_kind, dst_name, verdict");
-			break;
-		case STORE_GROUP_PORT:
-			sb_add(&b, ") GROUP BY dst_ns, dst_kind, dst_name, proto, port, verdict");
-			break;
-		default:
-			sb_add(&b, ") GROUP BY policies, verdict");
-			break;
-		}
-		sb_add(&b, " ORDER BY count DESC");
-		if (limit)
-			sb_add(&b, " LIMIT ?%d", P_LIMIT);
-		sb_add(&b, ")");
-	}
-	if (b.oom) {
-		snprintf(err, errlen, "out of memory");
-		ret = -1;
-		goto out;
-	}
-	if (sqlite3_prepare_v2(r->db, b.s, -1, &st, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "cannot prepare the query: %s", sqlite3_errmsg(r->db));
-		ret = -1;
-		goto out;
-	}
+	/* The newest rows, then back to time order for reading. */
+	if (f->after_id)
+		sb_add(&b, ")) ORDER BY bucket, last_seen, db, id");
+	else if (limit)
+		sb_add(&b, " ORDER BY bucket DESC, last_seen DESC LIMIT ?%d)) ORDER BY bucket, last_seen, db, id",
+		       P_LIMIT);
+	else
+		sb_add(&b, ")) ORDER BY bucket, last_seen, db, id");
+	st = prepare_sb(r, &b, "query", err, errlen);
+	if (!st)
+		return -1;
 	bind_filter(st, f, r->n);
 	if (limit && !f->after_id)
 		sqlite3_bind_int64(st, P_LIMIT, (sqlite3_int64)(limit > INT64_MAX ? INT64_MAX : limit));
 	ret = run(r, st, fn, ctx, err, errlen);
 	sqlite3_finalize(st);
-out:
-	sb_free(&b);
-	if (group != STORE_GROUP_NONE)
-		read_end(r);
 	return ret;
 }
 
 int store_query_report(struct store_reader *r, const char *ns, int64_t since, int64_t until,
 		       store_row_fn fn, void *ctx, char *err, size_t errlen)
 {
+	struct fsums sums = { 0 };
 	struct sbuf b = { 0 };
 	sqlite3_stmt *st;
-	int ret;
+	int ret = -1;
 
-	sb_add(&b, "SELECT namespace, kind, name, direction, peer_namespace, peer_kind, peer_name, "
-		   PROTO_TEXT("proto") " AS protocol, port, policies, SUM(count) AS count, "
-		   "MIN(first_seen) AS first_seen_ms, MAX(last_seen) AS last_seen_ms FROM (");
-	if (read_begin(r, err, errlen)) {
-		sb_free(&b);
+	if (read_begin(r, err, errlen))
 		return -1;
-	}
 	for (size_t i = 0; i < r->n; i++) {
 		struct plan plan;
 
-		if (plan_window(r, i, since, until, true, &plan, err, errlen)) {
-			read_end(r);
-			sb_free(&b);
-			return -1;
-		}
+		if (plan_window(r, i, since, until, true, &plan, err, errlen))
+			goto out;
 		for (int side = 0; side < 2; side++) {
-			const char *me = side ? "dst" : "src", *peer = side ? "src" : "dst";
+			const char *me = side ? "dst" : "src";
 
-			/* Per file and side: the window's rows summed per
-			 * fkey, then the key looked up once (as in
-			 * store_query_flows). Minute arms can use the
-			 * (verdict, namespace) indexes; rollup rows only
-			 * know namespaces, so verdict and direction are
-			 * checked on the key. */
-			sb_add(&b, "%sSELECT k.%s_ns AS namespace, k.%s_kind AS kind, k.%s_name AS name, "
-				   "'%s' AS direction, k.%s_ns AS peer_namespace, k.%s_kind AS peer_kind, "
-				   "k.%s_name AS peer_name, k.proto AS proto, k.port AS port, "
-				   "k.policies AS policies, a.count AS count, a.first_seen AS first_seen, "
-				   "a.last_seen AS last_seen, a.fkey AS fkey FROM (SELECT " SUMS_AGG " FROM (",
-			       i || side ? " UNION ALL " : "", me, me, me, side ? "ingress" : "egress",
-			       peer, peer, peer);
+			/* Minute arms can use the (verdict, namespace)
+			 * indexes; rollup rows only know namespaces, so
+			 * verdict and direction are checked on the key. */
 			for (int a = 0; a < plan.n; a++) {
 				const struct arm *arm = &plan.arm[a];
 
-				sb_add(&b, "%sSELECT " COLS_AGG " FROM d%zu.%s AS f WHERE f.%s_ns <> ''",
-				       a ? " UNION ALL " : "", i, arm_table_name[arm->table], me);
+				sb_add(&b, "%sSELECT f.fkey, %d, f.count, f.first_seen, f.last_seen FROM d%zu.%s AS f"
+					   " WHERE f.%s_ns <> ''",
+				       side || a ? " UNION ALL " : "", side, i, arm_table_name[arm->table], me);
 				if (arm->lo != INT64_MIN)
 					sb_add(&b, " AND f.bucket >= %lld", (long long)arm->lo);
 				if (arm->hi != INT64_MAX)
@@ -801,32 +937,49 @@ int store_query_report(struct store_reader *r, const char *ns, int64_t since, in
 				if (ns)
 					sb_add(&b, " AND f.%s_ns = ?1", me);
 			}
-			sb_add(&b, ") GROUP BY fkey) AS a JOIN d%zu.flow_keys AS k ON k.fkey = a.fkey"
-				   " WHERE k.verdict = 2 AND (k.direction & %d) <> 0", i, side ? 2 : 1);
+		}
+		st = prepare_sb(r, &b, "report", err, errlen);
+		if (!st)
+			goto out;
+		if (ns)
+			sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, since * 1000);
+		sqlite3_bind_int64(st, 5, until * 1000);
+		ret = fsums_collect(r, st, (int)i, &sums, err, errlen);
+		sqlite3_finalize(st);
+		if (ret)
+			goto out;
+		ret = -1;
+	}
+	if (fsums_load(r, &sums, err, errlen))
+		goto out;
+	sb_add(&b, "SELECT namespace, kind, name, direction, peer_namespace, peer_kind, peer_name, "
+		   PROTO_TEXT("proto") " AS protocol, port, policies, count, "
+		   "first_seen AS first_seen_ms, last_seen AS last_seen_ms FROM (");
+	for (size_t i = 0; i < r->n; i++) {
+		for (int side = 0; side < 2; side++) {
+			const char *me = side ? "dst" : "src", *peer = side ? "src" : "dst";
+
+			sb_add(&b, "%sSELECT k.%s_ns AS namespace, k.%s_kind AS kind, k.%s_name AS name, "
+				   "'%s' AS direction, k.%s_ns AS peer_namespace, k.%s_kind AS peer_kind, "
+				   "k.%s_name AS peer_name, k.proto AS proto, k.port AS port, "
+				   "k.policies AS policies, a.count AS count, a.first_seen AS first_seen, "
+				   "a.last_seen AS last_seen FROM temp.agg AS a CROSS JOIN d%zu.flow_keys AS k "
+				   "ON k.fkey = a.fkey WHERE a.db = %zu AND a.side = %d"
+				   " AND k.verdict = 2 AND (k.direction & %d) <> 0",
+			       i || side ? " UNION ALL " : "", me, me, me, side ? "ingress" : "egress",
+			       peer, peer, peer, i, i, side, side ? 2 : 1);
 		}
 	}
-	sb_add(&b, ") GROUP BY direction, fkey");
-	if (b.oom) {
-		snprintf(err, errlen, "out of memory");
-		sb_free(&b);
-		read_end(r);
-		return -1;
-	}
-	if (sqlite3_prepare_v2(r->db, b.s, -1, &st, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "cannot prepare the report: %s", sqlite3_errmsg(r->db));
-		sb_free(&b);
-		read_end(r);
-		return -1;
-	}
-	sb_free(&b);
-	if (ns)
-		sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, since / 60 * 60);
-	sqlite3_bind_int64(st, 3, since * 1000);
-	sqlite3_bind_int64(st, 4, until);
-	sqlite3_bind_int64(st, 5, until * 1000);
+	sb_add(&b, ")");
+	st = prepare_sb(r, &b, "report", err, errlen);
+	if (!st)
+		goto out;
 	ret = run(r, st, fn, ctx, err, errlen);
 	sqlite3_finalize(st);
+out:
+	sb_free(&b);
+	free(sums.v);
 	read_end(r);
 	return ret;
 }

@@ -17,6 +17,11 @@
  *                          (started, last_seen in ms; record denied|all)
  *   flows (view)           readable columns: RFC 3339 times, protocol,
  *                          verdict, mode and direction as words
+ *   flow_keys              the key columns of each fkey, once
+ *   flow_hour, flow_day    rollups: per hour (day) and fkey, the sums of
+ *                          the minute rows; hours before meta.rolled_until
+ *                          only (see schema_v3)
+ *   flows_hourly, flows_daily (views)  readable rollups
  *
  * Migration steps are applied in order from the file's user_version; each
  * step is one embedded SQL script and the whole upgrade is one transaction.
@@ -97,10 +102,15 @@ static const char schema_v2[] =
 	"  bucket AS minute_unix, first_seen AS first_seen_ms, last_seen AS last_seen_ms\n"
 	"FROM flow;\n";
 
-/* Version 3: hourly and daily rollups of `flow`, kept by the writer in the
- * same transaction as the minute rows, so that grouped queries and the
- * readiness report over hours or days read one row per flow and hour (or
- * day) instead of one per minute.
+/* Version 3: hourly and daily rollups of `flow`, so that grouped queries
+ * and the readiness report over hours or days read one row per flow and
+ * hour (or day) instead of one per minute. The writer rolls an hour up in
+ * one transaction once it is over (store_roll), advancing the watermark
+ * meta.rolled_until in the same transaction; a minute row written later
+ * into a rolled hour adds to its rollups in the transaction that writes
+ * it. Readers use rollups below the watermark only, so what they read is
+ * always exactly the sum of the minute rows. (Rolling per minute row
+ * instead costs the writer about 2.5 times its ingest rate.)
  *
  * The key columns of a flow are a function of fkey (it hashes them), so
  * they are stored once, in flow_keys, and a rollup row is narrow: bucket,
@@ -168,6 +178,10 @@ static const char schema_v3[] =
 	ROLLUP_INDEXES("flow_day")
 	/* Keys no day row refers to any more are pruned through it. */
 	"CREATE INDEX flow_day_fkey ON flow_day(fkey);\n"
+	/* Every hour up to the newest is rolled up now; later minutes
+	 * are rolled when their hour is over (store_roll). */
+	"INSERT OR REPLACE INTO meta(key, value) SELECT 'rolled_until',"
+	" coalesce(max(bucket) / 3600 * 3600 + 3600, 0) FROM flow;\n"
 	ROLLUP_VIEW("flows_hourly", "flow_hour", "hour", "%Y-%m-%dT%H:00:00Z")
 	ROLLUP_VIEW("flows_daily", "flow_day", "day", "%Y-%m-%dT00:00:00Z");
 
@@ -192,6 +206,10 @@ enum {
 	ST_PRUNE_HOUR,
 	ST_PRUNE_DAY,
 	ST_PRUNE_KEYS,
+	ST_ROLL_NEXT,
+	ST_ROLL_HOUR,
+	ST_ROLL_DAY,
+	ST_ROLL_MARK,
 	ST_PAGE_COUNT,
 	ST_FREELIST,
 	ST_PAGE_SIZE,
@@ -222,8 +240,23 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_KEY] = "INSERT OR IGNORE INTO flow_keys(fkey, src_ns, src_kind, src_name, dst_ns, dst_kind,"
 		   " dst_name, proto, port, verdict, mode, direction, policies)"
 		   " VALUES(?2, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+	/* Every key of a rolled hour has a day row while the day has minute
+	 * rows; the keys of the hours not rolled yet are in those minutes. */
 	[ST_PRUNE_KEYS] = "DELETE FROM flow_keys WHERE fkey IN (SELECT fkey FROM flow_keys AS k"
-			  " WHERE NOT EXISTS (SELECT 1 FROM flow_day AS d WHERE d.fkey = k.fkey) LIMIT ?1)",
+			  " WHERE NOT EXISTS (SELECT 1 FROM flow_day AS d WHERE d.fkey = k.fkey)"
+			  " AND k.fkey NOT IN (SELECT fkey FROM flow WHERE bucket >= ?2) LIMIT ?1)",
+	[ST_ROLL_NEXT] = "SELECT min(bucket) FROM flow WHERE bucket >= ?1",
+	[ST_ROLL_HOUR] = "INSERT INTO flow_hour(bucket, fkey, src_ns, dst_ns, count, first_seen, last_seen)"
+			 " SELECT ?1, " ROLLUP_COLS " FROM flow WHERE bucket >= ?1 AND bucket < ?1 + 3600"
+			 " GROUP BY fkey ORDER BY fkey",
+	[ST_ROLL_DAY] = "INSERT INTO flow_day(bucket, fkey, src_ns, dst_ns, count, first_seen, last_seen)"
+			" SELECT ?1 / 86400 * 86400, fkey, src_ns, dst_ns, count, first_seen, last_seen"
+			" FROM flow_hour WHERE bucket = ?1 ORDER BY fkey"
+			" ON CONFLICT(bucket, fkey) DO UPDATE SET"
+			" count = count + excluded.count,"
+			" first_seen = min(first_seen, excluded.first_seen),"
+			" last_seen = max(last_seen, excluded.last_seen)",
+	[ST_ROLL_MARK] = "INSERT OR REPLACE INTO meta(key, value) VALUES('rolled_until', ?1)",
 	[ST_UPSERT_HOUR] = ROLLUP_UPSERT("flow_hour", "3600"),
 	[ST_UPSERT_DAY] = ROLLUP_UPSERT("flow_day", "86400"),
 	[ST_PRUNE_HOUR] = ROLLUP_PRUNE("flow_hour", "3600"),
@@ -273,6 +306,7 @@ struct store {
 	int64_t run_id;
 	bool in_tx;
 	bool keys_pending; /* day rows were pruned: flow_keys may hold orphans */
+	int64_t rolled;    /* meta.rolled_until: hours before it are rolled up; 0 unset */
 	uint64_t busy;
 	char msg[512];
 };
@@ -503,6 +537,20 @@ static int set_node(struct store *s)
 	return rc == SQLITE_DONE ? 0 : fail(s, rc, "writing the node name");
 }
 
+static int load_rolled(struct store *s)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'rolled_until'",
+				    -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "reading the rollup watermark");
+	rc = sqlite3_step(st);
+	s->rolled = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s, rc, "reading the rollup watermark");
+}
+
 int store_open(const char *path, const char *node, struct store **out,
 	       char *err, size_t errlen)
 {
@@ -579,6 +627,9 @@ int store_open(const char *path, const char *node, struct store **out,
 		goto fail_close;
 	/* A previous process may have stopped half way through. */
 	s->keys_pending = true;
+	ret = load_rolled(s);
+	if (ret)
+		goto fail_close;
 	*out = s;
 	return 0;
 
@@ -706,16 +757,17 @@ static int put_one(struct store *s, int idx, const struct store_row *r, bool ret
 
 int store_put(struct store *s, const struct store_row *r)
 {
-	/* The minute row, its key and its hour and day rollups move
-	 * together: all are in the caller's transaction, which is rolled back as a
+	/* The minute row, its key and (for a rolled hour) its hour and day
+	 * rollups move together: all are in the caller's transaction, which is rolled back as a
 	 * whole on any failure. */
 	int ret = put_one(s, ST_UPSERT, r, false);
 
 	if (!ret)
 		ret = put_one(s, ST_KEY, r, false);
-	if (!ret)
+	/* A straggler into an hour already rolled up. */
+	if (!ret && r->bucket < s->rolled)
 		ret = put_one(s, ST_UPSERT_HOUR, r, false);
-	if (!ret)
+	if (!ret && r->bucket < s->rolled)
 		ret = put_one(s, ST_UPSERT_DAY, r, false);
 	return ret;
 }
@@ -817,6 +869,7 @@ int store_prune(struct store *s, int64_t min_bucket, uint64_t max_bytes,
 	 * batch. */
 	if (s->keys_pending) {
 		sqlite3_bind_int64(s->st[ST_PRUNE_KEYS], 1, batch);
+		sqlite3_bind_int64(s->st[ST_PRUNE_KEYS], 2, s->rolled);
 		ret = step_done(s, ST_PRUNE_KEYS, "pruning flow keys");
 		if (ret)
 			goto fail;
@@ -833,6 +886,67 @@ int store_prune(struct store *s, int64_t min_bucket, uint64_t max_bytes,
 		ret = step_done(s, ST_VACUUM, "returning free pages");
 	}
 	return ret;
+fail:
+	store_rollback(s);
+	return ret;
+}
+
+/* Stragglers: a minute is written up to a flush interval after it ends;
+ * an hour is rolled up this long after its end. Later ones still count
+ * (store_put adds them to the rollups). */
+#define ROLL_GRACE_S 120
+
+int store_roll(struct store *s, int64_t now, bool *more)
+{
+	int64_t limit = (now - ROLL_GRACE_S) / 3600 * 3600, w = s->rolled, next;
+	int err = 0, ret;
+
+	*more = false;
+	if (w && w + 3600 > limit)
+		return 0;
+	ret = store_begin(s);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s->st[ST_ROLL_NEXT], 1, w);
+	{
+		sqlite3_stmt *st = s->st[ST_ROLL_NEXT];
+		int rc = sqlite3_step(st);
+
+		next = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
+			       ? sqlite3_column_int64(st, 0) : INT64_MAX;
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW)
+			err = fail(s, rc, "rolling up");
+	}
+	if (err) {
+		ret = err;
+		goto fail;
+	}
+	/* Hours without minute rows are skipped in one step. */
+	if (next >= limit) {
+		w = w > limit ? w : limit;
+	} else {
+		w = next / 3600 * 3600;
+		sqlite3_bind_int64(s->st[ST_ROLL_HOUR], 1, w);
+		ret = step_done(s, ST_ROLL_HOUR, "rolling up an hour");
+		if (ret)
+			goto fail;
+		sqlite3_bind_int64(s->st[ST_ROLL_DAY], 1, w);
+		ret = step_done(s, ST_ROLL_DAY, "rolling up a day");
+		if (ret)
+			goto fail;
+		w += 3600;
+	}
+	sqlite3_bind_int64(s->st[ST_ROLL_MARK], 1, w);
+	ret = step_done(s, ST_ROLL_MARK, "rolling up");
+	if (ret)
+		goto fail;
+	ret = store_commit(s);
+	if (ret)
+		goto fail;
+	s->rolled = w;
+	*more = w + 3600 <= limit;
+	return 0;
 fail:
 	store_rollback(s);
 	return ret;

@@ -37,9 +37,10 @@ struct store;
 
 /* One aggregated row. On a conflict with an existing row of the same
  * (bucket, key) the counts add up, first/last seen widen, samples are
- * replaced when the new ones are non-empty. store_put() adds the same
- * count to the row's hour and day rollups (flow_hour, flow_day), so the
- * key columns must be a function of @key (they are: it hashes them). */
+ * replaced when the new ones are non-empty. The key columns must be a
+ * function of @key (they are: it hashes them): they are stored once per
+ * key, and a row for an hour already rolled up (store_roll) adds to that
+ * hour's and day's rollups at once. */
 struct store_row {
 	int64_t bucket;      /* Unix seconds, start of the minute */
 	uint64_t key;        /* hash of the aggregation key (see pipeline.c) */
@@ -104,6 +105,16 @@ int store_run_touch(struct store *s, int64_t now_ms);
  */
 int store_prune(struct store *s, int64_t min_bucket, uint64_t max_bytes,
 		unsigned batch, uint64_t *pruned);
+
+/**
+ * store_roll - roll the next complete hour of minute rows up into the
+ * hourly and daily tables, in one transaction with the watermark. An hour
+ * is complete two minutes after it ends by @now (Unix s); hours without
+ * rows are skipped. Cheap when there is nothing to do (no database
+ * access). *more is set when another hour is ready: call again (after the
+ * next flush, so a backlog never holds up writing). 0 or -errno.
+ */
+int store_roll(struct store *s, int64_t now, bool *more);
 
 /* PRAGMA optimize: refresh the query planner's statistics where they are
  * stale (cheap; the writer calls it about once an hour). 0 or -errno. */
