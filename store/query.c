@@ -508,6 +508,24 @@ static void add_where(struct sbuf *b, const struct store_filter *f, size_t i, in
 		else
 			sb_add(b, " AND instr(f.policies || ',', '/' || ?%d || ',') > 0", P_POLICY);
 	}
+	if (arm && arm->table == ARM_MINUTE && arm->lo != INT64_MIN && !f->ns && !f->from.ns &&
+	    !f->to.ns && f->verdict < 0) {
+		/* Nothing narrows the minute rows but time: read them in
+		 * table order from the first row of the window on (rows are
+		 * appended, so they sit at the end) instead of one lookup
+		 * per row from the bucket index. '+' keeps the planner off
+		 * that index; a straggler written late into an older minute
+		 * is skipped by the bucket test. */
+		sb_add(b, " AND f.id >= (SELECT min(id) FROM d%zu.flow INDEXED BY flow_key WHERE bucket >= %lld)"
+			  " AND +f.bucket >= %lld", i, (long long)arm->lo, (long long)arm->lo);
+		if (arm->hi != INT64_MAX)
+			sb_add(b, " AND +f.bucket < %lld", (long long)arm->hi);
+		if (f->since)
+			sb_add(b, " AND f.last_seen >= ?%d", P_SINCE_MS);
+		if (f->until)
+			sb_add(b, " AND f.first_seen < ?%d", P_UNTIL_MS);
+		return;
+	}
 	if (arm) {
 		add_arm_bounds(b, arm, f);
 		return;
