@@ -55,7 +55,9 @@
 # TCP_THREADS (4), QUEUES (0:1), REBUILD_SECS (8), DRAIN_FLOWS (6000),
 # CONFIGS ("none acceptall repeat iptables npshim"; also npshim-alt: npshim
 # run by the binary NPSHIM_ALT, e.g. a build before a change, alternated
-# with the others like any configuration).
+# with the others like any configuration; npshim-lean: npshim without the
+# flow database (no store thread) and without the periodic rules check
+# (--rules-check 0), the packet path alone).
 set -eu
 top=${NPSHIM_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 NPSHIM=${NPSHIM:-$top/npshim}
@@ -149,6 +151,11 @@ cfg_up() {
 		E2E_PIDS+=("$READER_PID")
 		sleep 0.3
 		;;
+	npshim-lean)
+		NPSHIM_USE_DB=0 npshim_start --cluster "$E2E_TMP/cluster.json" --mode enforce \
+			--fail-open --queues "$QUEUES" --rules install --rules-check 0
+		READER_PID=$NPSHIM_PID
+		;;
 	npshim-alt)
 		NPSHIM=$NPSHIM_ALT npshim_start --cluster "$E2E_TMP/cluster.json" --mode enforce \
 			--fail-open --queues "$QUEUES" --rules install
@@ -176,7 +183,7 @@ cfg_down() {
 		wait "$READER_PID" || true
 		nn "$NPSHIM" rules remove -4
 		;;
-	npshim | npshim-rebuild | npshim-alt)
+	npshim | npshim-rebuild | npshim-alt | npshim-lean)
 		npshim_stop || echo "  npshim exited non-zero on SIGTERM"
 		;;
 	esac
@@ -362,7 +369,7 @@ function limit(c,   i, best, r, off, ver) { best = -1
 		if (off >= 0.95 * r && ver >= 0.99 * off && v(c, "udp_bypass_share@" r) <= 0.01 && r + 0 > best) best = r + 0 }
 	return best }
 END {
-	nc = split("none acceptall repeat iptables npshim npshim-alt npshim-rebuild", cfgs, " ")
+	nc = split("none acceptall repeat iptables npshim npshim-lean npshim-alt npshim-rebuild", cfgs, " ")
 	nr = split(rates, rs, " ")
 	nm = split("conn_per_sec p50_us p99_us max_us tcp_timeouts tcp_slow_500ms idle_cpu_cores drain_held drain_us_per_flow", ms, " ")
 	nu = split("udp_sent_per_sec udp_delivered_per_sec udp_reader_received_per_sec udp_verdicted_per_sec udp_bypass_share kernel_queue_drops cpu_cores cpu_us_per_flow", us, " ")
@@ -370,8 +377,8 @@ END {
 	printf "%-30s", "figure (mean of rounds)"
 	for (i = 1; i <= nc; i++) printf " %14s", cfgs[i]
 	printf "\n"
-	alt = 0
-	for (k in n) { split(k, kk, SUBSEP); if (kk[1] == "npshim-alt") alt = 1 }
+	alt = lean = 0
+	for (k in n) { split(k, kk, SUBSEP); if (kk[1] == "npshim-alt") alt = 1; if (kk[1] == "npshim-lean") lean = 1 }
 	for (j = 1; j <= nm; j++) {
 		m = ms[j]; any = 0
 		for (i = 1; i <= nc; i++) if (n[cfgs[i], m]) any = 1
@@ -386,7 +393,7 @@ END {
 		printf " %14s", l == "" ? "-" : l }
 	printf "\n"
 	printf "%-30s", "udp_limit_per_sec (<=1% bypass)"
-	for (i = 1; i <= nc; i++) { l = (cfgs[i] == "none" || cfgs[i] == "iptables" || cfgs[i] == "npshim-rebuild" || !n[cfgs[i], "udp_sent_per_sec@" rs[1]]) ? -1 : limit(cfgs[i])
+	for (i = 1; i <= nc; i++) { l = (cfgs[i] == "none" || cfgs[i] == "iptables" || !n[cfgs[i], "udp_sent_per_sec@" rs[1]]) ? -1 : limit(cfgs[i])
 		printf " %14s", l < 0 ? "-" : l }
 	printf "\n"
 	lo = rs[1]
@@ -394,12 +401,14 @@ END {
 	rm[5] = "udp_verdicted_per_sec@" lo; rm[6] = "cpu_us_per_flow@" lo; rm[7] = "drain_us_per_flow"
 	for (i = 1; i <= nr; i++) if (rs[i] != lo) { rm[7 + i] = "udp_bypass_share@" rs[i] }
 	printf "\n%-30s %14s %14s %14s %14s", "ratios", "npshim/repeat", "repeat/accall", "npshim/accall", "rebuild/repeat"
+	if (lean) printf " %14s", "lean/repeat"
 	if (alt) printf " %14s", "alt/repeat"
 	printf "\n"
 	for (j = 1; j <= 7 + nr; j++) {
 		if (!(j in rm)) continue
 		printf "%-30s %14s %14s %14s %14s", rm[j], ratio("npshim", rm[j], "repeat"), ratio("repeat", rm[j], "acceptall"),
 			ratio("npshim", rm[j], "acceptall"), ratio("npshim-rebuild", rm[j], "repeat")
+		if (lean) printf " %14s", ratio("npshim-lean", rm[j], "repeat")
 		if (alt) printf " %14s", ratio("npshim-alt", rm[j], "repeat")
 		printf "\n"
 	}
