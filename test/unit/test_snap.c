@@ -4,6 +4,7 @@
  * ASan a reader touching a destroyed object is a use-after-free report. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ static struct obj *obj_make(uint64_t gen)
 struct reader {
 	struct snap *s;
 	atomic_bool *stop;
+	atomic_uint *running; /* readers that have read at least once */
 	unsigned long reads, torn, backwards, nulls;
 };
 
@@ -69,7 +71,8 @@ static void *reader_main(void *arg)
 			last = o->gen;
 		}
 		snap_read_unlock(r->s, slot);
-		r->reads++;
+		if (r->reads++ == 0)
+			atomic_fetch_add(r->running, 1);
 	}
 	snap_reader_del(r->s, slot);
 	return NULL;
@@ -81,6 +84,7 @@ int main(void)
 	struct reader rd[3];
 	pthread_t th[3];
 	atomic_bool stop = false;
+	atomic_uint running = 0;
 	unsigned n_pub = 2000;
 
 	T_ASSERT(s != NULL, "snap_new");
@@ -88,9 +92,13 @@ int main(void)
 	snap_read_unlock(s, 0);
 	T_ASSERT(snap_publish(s, obj_make(1)) == 1, "first generation is 1");
 	for (int i = 0; i < 3; i++) {
-		rd[i] = (struct reader){ .s = s, .stop = &stop };
+		rd[i] = (struct reader){ .s = s, .stop = &stop, .running = &running };
 		pthread_create(&th[i], NULL, reader_main, &rd[i]);
 	}
+	/* On a loaded machine the publisher could finish before a reader ever
+	 * ran, and the race under test would not happen: start together. */
+	while (atomic_load(&running) < 3)
+		sched_yield();
 	for (unsigned g = 2; g <= n_pub; g++) {
 		uint64_t got = snap_publish(s, obj_make(g));
 
