@@ -23,6 +23,7 @@
 
 #include <sqlite3.h>
 
+#include "core/strbuf.h"
 #include "store/store.h"
 
 struct store_reader {
@@ -31,55 +32,6 @@ struct store_reader {
 	bool sql_views;
 	char **paths;
 };
-
-/* ---- a small growable string, for assembling query text ---- */
-
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_add(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->oom)
-		return;
-	for (;;) {
-		size_t room = b->cap - b->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = true;
-			return;
-		}
-		if ((size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t cap = (b->cap ? b->cap * 2 : 1024) + (size_t)n;
-		char *s = realloc(b->s, cap);
-
-		if (!s) {
-			b->oom = true;
-			return;
-		}
-		b->s = s;
-		b->cap = cap;
-	}
-}
-
-/* Frees and empties @b, ready to be used again. */
-static void sb_free(struct sbuf *b)
-{
-	free(b->s);
-	memset(b, 0, sizeof(*b));
-}
 
 /* ---- open ---- */
 
@@ -429,16 +381,16 @@ static int plan_window(struct store_reader *r, size_t i, int64_t since, int64_t 
 
 /* The bucket bounds of an arm; minute arms also get the exact millisecond
  * bounds of the window (rollup arms lie wholly inside it). */
-static void add_arm_bounds(struct sbuf *b, const struct arm *a, const struct store_filter *f)
+static void add_arm_bounds(struct strbuf *b, const struct arm *a, const struct store_filter *f)
 {
 	if (a->lo != INT64_MIN)
-		sb_add(b, " AND f.bucket >= %lld", (long long)a->lo);
+		strbuf_printf(b, " AND f.bucket >= %lld", (long long)a->lo);
 	if (a->hi != INT64_MAX)
-		sb_add(b, " AND f.bucket < %lld", (long long)a->hi);
+		strbuf_printf(b, " AND f.bucket < %lld", (long long)a->hi);
 	if (a->table == ARM_MINUTE && f->since)
-		sb_add(b, " AND f.last_seen >= ?%d", P_SINCE_MS);
+		strbuf_printf(b, " AND f.last_seen >= ?%d", P_SINCE_MS);
 	if (a->table == ARM_MINUTE && f->until)
-		sb_add(b, " AND f.first_seen < ?%d", P_UNTIL_MS);
+		strbuf_printf(b, " AND f.first_seen < ?%d", P_UNTIL_MS);
 }
 
 /* Reads in one transaction (one snapshot of every file) or not at all. */
@@ -460,53 +412,53 @@ static void read_end(struct store_reader *r)
  * split into two arms (src in NS; dst in NS and src not) so that each can
  * walk its own (ns, bucket) index, newest first, instead of an OR that
  * collects and sorts every row of the namespace. */
-static void add_where(struct sbuf *b, const struct store_filter *f, size_t i, int side,
+static void add_where(struct strbuf *b, const struct store_filter *f, size_t i, int side,
 		      const struct arm *arm)
 {
-	sb_add(b, " WHERE 1");
+	strbuf_printf(b, " WHERE 1");
 	if (f->ns && side == 0)
-		sb_add(b, " AND f.src_ns = ?%d", P_NS);
+		strbuf_printf(b, " AND f.src_ns = ?%d", P_NS);
 	else if (f->ns)
-		sb_add(b, " AND f.dst_ns = ?%d AND f.src_ns <> ?%d", P_NS, P_NS);
+		strbuf_printf(b, " AND f.dst_ns = ?%d AND f.src_ns <> ?%d", P_NS, P_NS);
 	if (arm && arm->table != ARM_MINUTE) {
 		/* Rollup rows have the namespaces; the other key filters
 		 * are applied to flow_keys after aggregation (add_key_where),
 		 * and sample filters never reach rollups (plan_window). */
 		if (f->from.ns)
-			sb_add(b, " AND f.src_ns = ?%d", P_FROM_NS);
+			strbuf_printf(b, " AND f.src_ns = ?%d", P_FROM_NS);
 		if (f->to.ns)
-			sb_add(b, " AND f.dst_ns = ?%d", P_TO_NS);
+			strbuf_printf(b, " AND f.dst_ns = ?%d", P_TO_NS);
 		add_arm_bounds(b, arm, f);
 		return;
 	}
 	if (f->pod)
-		sb_add(b, " AND (instr(',' || f.src_pods || ',', ',' || ?%d || ',') > 0"
+		strbuf_printf(b, " AND (instr(',' || f.src_pods || ',', ',' || ?%d || ',') > 0"
 			  " OR instr(',' || f.dst_pods || ',', ',' || ?%d || ',') > 0)", P_POD, P_POD);
 	if (f->from.ns)
-		sb_add(b, " AND f.src_ns = ?%d", P_FROM_NS);
+		strbuf_printf(b, " AND f.src_ns = ?%d", P_FROM_NS);
 	if (f->from.name)
-		sb_add(b, " AND (f.src_name = ?%d OR instr(',' || f.src_pods || ',', ',' || ?%d || ',') > 0"
+		strbuf_printf(b, " AND (f.src_name = ?%d OR instr(',' || f.src_pods || ',', ',' || ?%d || ',') > 0"
 			  " OR instr(',' || f.src_ips || ',', ',' || ?%d || ',') > 0)",
 		       P_FROM_NAME, P_FROM_NAME, P_FROM_NAME);
 	if (f->to.ns)
-		sb_add(b, " AND f.dst_ns = ?%d", P_TO_NS);
+		strbuf_printf(b, " AND f.dst_ns = ?%d", P_TO_NS);
 	if (f->to.name)
-		sb_add(b, " AND (f.dst_name = ?%d OR instr(',' || f.dst_pods || ',', ',' || ?%d || ',') > 0"
+		strbuf_printf(b, " AND (f.dst_name = ?%d OR instr(',' || f.dst_pods || ',', ',' || ?%d || ',') > 0"
 			  " OR instr(',' || f.dst_ips || ',', ',' || ?%d || ',') > 0)",
 		       P_TO_NAME, P_TO_NAME, P_TO_NAME);
 	if (f->port >= 0)
-		sb_add(b, " AND f.port = ?%d", P_PORT);
+		strbuf_printf(b, " AND f.port = ?%d", P_PORT);
 	if (f->proto > 0)
-		sb_add(b, " AND f.proto = ?%d", P_PROTO);
+		strbuf_printf(b, " AND f.proto = ?%d", P_PROTO);
 	if (f->verdict >= 0)
-		sb_add(b, " AND f.verdict = ?%d", P_VERDICT);
+		strbuf_printf(b, " AND f.verdict = ?%d", P_VERDICT);
 	if (f->policy) {
 		/* Elements are "ns/name": a bare name matches "/name," and a
 		 * qualified one ",ns/name,". */
 		if (strchr(f->policy, '/'))
-			sb_add(b, " AND instr(',' || f.policies || ',', ',' || ?%d || ',') > 0", P_POLICY);
+			strbuf_printf(b, " AND instr(',' || f.policies || ',', ',' || ?%d || ',') > 0", P_POLICY);
 		else
-			sb_add(b, " AND instr(f.policies || ',', '/' || ?%d || ',') > 0", P_POLICY);
+			strbuf_printf(b, " AND instr(f.policies || ',', '/' || ?%d || ',') > 0", P_POLICY);
 	}
 	if (arm && arm->table == ARM_MINUTE && arm->lo != INT64_MIN && !f->ns && !f->from.ns &&
 	    !f->to.ns && f->verdict < 0) {
@@ -516,14 +468,14 @@ static void add_where(struct sbuf *b, const struct store_filter *f, size_t i, in
 		 * per row from the bucket index. '+' keeps the planner off
 		 * that index; a straggler written late into an older minute
 		 * is skipped by the bucket test. */
-		sb_add(b, " AND f.id >= (SELECT min(id) FROM d%zu.flow INDEXED BY flow_key WHERE bucket >= %lld)"
+		strbuf_printf(b, " AND f.id >= (SELECT min(id) FROM d%zu.flow INDEXED BY flow_key WHERE bucket >= %lld)"
 			  " AND +f.bucket >= %lld", i, (long long)arm->lo, (long long)arm->lo);
 		if (arm->hi != INT64_MAX)
-			sb_add(b, " AND +f.bucket < %lld", (long long)arm->hi);
+			strbuf_printf(b, " AND +f.bucket < %lld", (long long)arm->hi);
 		if (f->since)
-			sb_add(b, " AND f.last_seen >= ?%d", P_SINCE_MS);
+			strbuf_printf(b, " AND f.last_seen >= ?%d", P_SINCE_MS);
 		if (f->until)
-			sb_add(b, " AND f.first_seen < ?%d", P_UNTIL_MS);
+			strbuf_printf(b, " AND f.first_seen < ?%d", P_UNTIL_MS);
 		return;
 	}
 	if (arm) {
@@ -533,29 +485,29 @@ static void add_where(struct sbuf *b, const struct store_filter *f, size_t i, in
 	/* The bucket bounds let the (…, bucket) indexes do the work; the
 	 * millisecond bounds make the edges exact. */
 	if (f->since)
-		sb_add(b, " AND f.bucket >= ?%d AND f.last_seen >= ?%d", P_SINCE_BUCKET, P_SINCE_MS);
+		strbuf_printf(b, " AND f.bucket >= ?%d AND f.last_seen >= ?%d", P_SINCE_BUCKET, P_SINCE_MS);
 	if (f->until)
-		sb_add(b, " AND f.bucket < ?%d AND f.first_seen < ?%d", P_UNTIL_BUCKET, P_UNTIL_MS);
+		strbuf_printf(b, " AND f.bucket < ?%d AND f.first_seen < ?%d", P_UNTIL_BUCKET, P_UNTIL_MS);
 	if (f->after_id)
-		sb_add(b, " AND f.id > ?%zu", (size_t)P_AFTER + i);
+		strbuf_printf(b, " AND f.id > ?%zu", (size_t)P_AFTER + i);
 }
 
 /* The filters on key columns, on the flow_keys row (alias k) of an
  * aggregated flow. Minute arms have applied them already; rollup arms
  * cannot. */
-static void add_key_where(struct sbuf *b, const struct store_filter *f)
+static void add_key_where(struct strbuf *b, const struct store_filter *f)
 {
 	if (f->port >= 0)
-		sb_add(b, " AND k.port = ?%d", P_PORT);
+		strbuf_printf(b, " AND k.port = ?%d", P_PORT);
 	if (f->proto > 0)
-		sb_add(b, " AND k.proto = ?%d", P_PROTO);
+		strbuf_printf(b, " AND k.proto = ?%d", P_PROTO);
 	if (f->verdict >= 0)
-		sb_add(b, " AND k.verdict = ?%d", P_VERDICT);
+		strbuf_printf(b, " AND k.verdict = ?%d", P_VERDICT);
 	if (f->policy) {
 		if (strchr(f->policy, '/'))
-			sb_add(b, " AND instr(',' || k.policies || ',', ',' || ?%d || ',') > 0", P_POLICY);
+			strbuf_printf(b, " AND instr(',' || k.policies || ',', ',' || ?%d || ',') > 0", P_POLICY);
 		else
-			sb_add(b, " AND instr(k.policies || ',', '/' || ?%d || ',') > 0", P_POLICY);
+			strbuf_printf(b, " AND instr(k.policies || ',', '/' || ?%d || ',') > 0", P_POLICY);
 	}
 }
 
@@ -750,7 +702,7 @@ static int fsums_load(struct store_reader *r, const struct fsums *s, char *err, 
 }
 
 /* Prepare @b (freed) and report a failure as @what. */
-static sqlite3_stmt *prepare_sb(struct store_reader *r, struct sbuf *b, const char *what, char *err,
+static sqlite3_stmt *prepare_sb(struct store_reader *r, struct strbuf *b, const char *what, char *err,
 				size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
@@ -759,7 +711,7 @@ static sqlite3_stmt *prepare_sb(struct store_reader *r, struct sbuf *b, const ch
 		snprintf(err, errlen, "out of memory");
 	else if (sqlite3_prepare_v2(r->db, b->s, -1, &st, NULL) != SQLITE_OK)
 		snprintf(err, errlen, "cannot prepare the %s: %s", what, sqlite3_errmsg(r->db));
-	sb_free(b);
+	strbuf_free(b);
 	return st;
 }
 
@@ -767,7 +719,7 @@ static int query_groups(struct store_reader *r, const struct store_filter *f, en
 			uint64_t limit, store_row_fn fn, void *ctx, char *err, size_t errlen)
 {
 	struct fsums sums = { 0 };
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	sqlite3_stmt *st;
 	int ret = -1;
 
@@ -783,7 +735,7 @@ static int query_groups(struct store_reader *r, const struct store_filter *f, en
 			goto out;
 		for (int side = 0; side < (f->ns ? 2 : 1); side++) {
 			for (int a = 0; a < plan.n; a++) {
-				sb_add(&b, "%sSELECT f.fkey, 0, f.count, f.first_seen, f.last_seen FROM d%zu.%s AS f",
+				strbuf_printf(&b, "%sSELECT f.fkey, 0, f.count, f.first_seen, f.last_seen FROM d%zu.%s AS f",
 				       side || a ? " UNION ALL " : "", i, arm_table_name[plan.arm[a].table]);
 				add_where(&b, f, i, side, &plan.arm[a]);
 			}
@@ -800,33 +752,33 @@ static int query_groups(struct store_reader *r, const struct store_filter *f, en
 	}
 	if (fsums_load(r, &sums, err, errlen))
 		goto out;
-	sb_add(&b, "SELECT ");
+	strbuf_printf(&b, "SELECT ");
 	switch (group) {
 	case STORE_GROUP_SRC:
-		sb_add(&b, "src_ns AS src_namespace, src_kind, src_name, ");
+		strbuf_printf(&b, "src_ns AS src_namespace, src_kind, src_name, ");
 		break;
 	case STORE_GROUP_DST:
-		sb_add(&b, "dst_ns AS dst_namespace, dst_kind, dst_name, ");
+		strbuf_printf(&b, "dst_ns AS dst_namespace, dst_kind, dst_name, ");
 		break;
 	case STORE_GROUP_PAIR:
-		sb_add(&b, "src_ns AS src_namespace, src_kind, src_name, dst_ns AS dst_namespace, dst_kind, "
+		strbuf_printf(&b, "src_ns AS src_namespace, src_kind, src_name, dst_ns AS dst_namespace, dst_kind, "
 			   "dst_name, ");
 		break;
 	case STORE_GROUP_PORT:
-		sb_add(&b, "dst_ns AS dst_namespace, dst_kind, dst_name, " PROTO_TEXT("proto") " AS protocol, port, ");
+		strbuf_printf(&b, "dst_ns AS dst_namespace, dst_kind, dst_name, " PROTO_TEXT("proto") " AS protocol, port, ");
 		break;
 	case STORE_GROUP_POLICY:
 	default:
-		sb_add(&b, "policies, ");
+		strbuf_printf(&b, "policies, ");
 		break;
 	}
 	/* One row per flow here, so COUNT(*) counts distinct flows. CROSS
 	 * JOIN keeps the sums outside: each looks its key up by rowid,
 	 * instead of a scan of every key with an automatic index on agg. */
-	sb_add(&b, VERDICT_TEXT("verdict") " AS verdict, SUM(count) AS count, COUNT(*) AS flows, "
+	strbuf_printf(&b, VERDICT_TEXT("verdict") " AS verdict, SUM(count) AS count, COUNT(*) AS flows, "
 		   "MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen FROM (");
 	for (size_t i = 0; i < r->n; i++) {
-		sb_add(&b, "%sSELECT " COLS_KEY ", a.count AS count, a.first_seen AS first_seen, "
+		strbuf_printf(&b, "%sSELECT " COLS_KEY ", a.count AS count, a.first_seen AS first_seen, "
 			   "a.last_seen AS last_seen FROM temp.agg AS a CROSS JOIN d%zu.flow_keys AS k "
 			   "ON k.fkey = a.fkey WHERE a.db = %zu",
 		       i ? " UNION ALL " : "", i, i);
@@ -834,24 +786,24 @@ static int query_groups(struct store_reader *r, const struct store_filter *f, en
 	}
 	switch (group) {
 	case STORE_GROUP_SRC:
-		sb_add(&b, ") GROUP BY src_ns, src_kind, src_name, verdict");
+		strbuf_printf(&b, ") GROUP BY src_ns, src_kind, src_name, verdict");
 		break;
 	case STORE_GROUP_DST:
-		sb_add(&b, ") GROUP BY dst_ns, dst_kind, dst_name, verdict");
+		strbuf_printf(&b, ") GROUP BY dst_ns, dst_kind, dst_name, verdict");
 		break;
 	case STORE_GROUP_PAIR:
-		sb_add(&b, ") GROUP BY src_ns, src_kind, src_name, dst_ns, dst_kind, dst_name, verdict");
+		strbuf_printf(&b, ") GROUP BY src_ns, src_kind, src_name, dst_ns, dst_kind, dst_name, verdict");
 		break;
 	case STORE_GROUP_PORT:
-		sb_add(&b, ") GROUP BY dst_ns, dst_kind, dst_name, proto, port, verdict");
+		strbuf_printf(&b, ") GROUP BY dst_ns, dst_kind, dst_name, proto, port, verdict");
 		break;
 	default:
-		sb_add(&b, ") GROUP BY policies, verdict");
+		strbuf_printf(&b, ") GROUP BY policies, verdict");
 		break;
 	}
-	sb_add(&b, " ORDER BY count DESC");
+	strbuf_printf(&b, " ORDER BY count DESC");
 	if (limit)
-		sb_add(&b, " LIMIT ?%d", P_LIMIT);
+		strbuf_printf(&b, " LIMIT ?%d", P_LIMIT);
 	st = prepare_sb(r, &b, "query", err, errlen);
 	if (!st)
 		goto out;
@@ -861,7 +813,7 @@ static int query_groups(struct store_reader *r, const struct store_filter *f, en
 	ret = run(r, st, fn, ctx, err, errlen);
 	sqlite3_finalize(st);
 out:
-	sb_free(&b);
+	strbuf_free(&b);
 	free(sums.v);
 	read_end(r);
 	return ret;
@@ -871,13 +823,13 @@ int store_query_flows(struct store_reader *r, const struct store_filter *f,
 		      enum store_group group, uint64_t limit, store_row_fn fn, void *ctx,
 		      char *err, size_t errlen)
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	sqlite3_stmt *st = NULL;
 	int ret;
 
 	if (group != STORE_GROUP_NONE)
 		return query_groups(r, f, group, limit, fn, ctx, err, errlen);
-	sb_add(&b, "SELECT id, db, bucket AS minute, node, src_ns AS src_namespace, src_kind, "
+	strbuf_printf(&b, "SELECT id, db, bucket AS minute, node, src_ns AS src_namespace, src_kind, "
 		   "src_name, dst_ns AS dst_namespace, dst_kind, dst_name, "
 		   PROTO_TEXT("proto") " AS protocol, port, " VERDICT_TEXT("verdict")
 		   " AS verdict, " MODE_TEXT("mode") " AS mode, " DIR_TEXT("direction")
@@ -890,23 +842,23 @@ int store_query_flows(struct store_reader *r, const struct store_filter *f,
 			bool top = limit && !f->after_id;
 
 			if (i || side)
-				sb_add(&b, " UNION ALL ");
+				strbuf_printf(&b, " UNION ALL ");
 			if (top)
-				sb_add(&b, "SELECT * FROM (");
-			sb_add(&b, "SELECT " COLS_RAW " FROM d%zu.flow AS f", i, i, i);
+				strbuf_printf(&b, "SELECT * FROM (");
+			strbuf_printf(&b, "SELECT " COLS_RAW " FROM d%zu.flow AS f", i, i, i);
 			add_where(&b, f, i, side, NULL);
 			if (top)
-				sb_add(&b, " ORDER BY f.bucket DESC LIMIT ?%d)", P_LIMIT);
+				strbuf_printf(&b, " ORDER BY f.bucket DESC LIMIT ?%d)", P_LIMIT);
 		}
 	}
 	/* The newest rows, then back to time order for reading. */
 	if (f->after_id)
-		sb_add(&b, ")) ORDER BY bucket, last_seen, db, id");
+		strbuf_printf(&b, ")) ORDER BY bucket, last_seen, db, id");
 	else if (limit)
-		sb_add(&b, " ORDER BY bucket DESC, last_seen DESC LIMIT ?%d)) ORDER BY bucket, last_seen, db, id",
+		strbuf_printf(&b, " ORDER BY bucket DESC, last_seen DESC LIMIT ?%d)) ORDER BY bucket, last_seen, db, id",
 		       P_LIMIT);
 	else
-		sb_add(&b, ")) ORDER BY bucket, last_seen, db, id");
+		strbuf_printf(&b, ")) ORDER BY bucket, last_seen, db, id");
 	st = prepare_sb(r, &b, "query", err, errlen);
 	if (!st)
 		return -1;
@@ -922,7 +874,7 @@ int store_query_report(struct store_reader *r, const char *ns, int64_t since, in
 		       store_row_fn fn, void *ctx, char *err, size_t errlen)
 {
 	struct fsums sums = { 0 };
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	sqlite3_stmt *st;
 	int ret = -1;
 
@@ -942,18 +894,18 @@ int store_query_report(struct store_reader *r, const char *ns, int64_t since, in
 			for (int a = 0; a < plan.n; a++) {
 				const struct arm *arm = &plan.arm[a];
 
-				sb_add(&b, "%sSELECT f.fkey, %d, f.count, f.first_seen, f.last_seen FROM d%zu.%s AS f"
+				strbuf_printf(&b, "%sSELECT f.fkey, %d, f.count, f.first_seen, f.last_seen FROM d%zu.%s AS f"
 					   " WHERE f.%s_ns <> ''",
 				       side || a ? " UNION ALL " : "", side, i, arm_table_name[arm->table], me);
 				if (arm->lo != INT64_MIN)
-					sb_add(&b, " AND f.bucket >= %lld", (long long)arm->lo);
+					strbuf_printf(&b, " AND f.bucket >= %lld", (long long)arm->lo);
 				if (arm->hi != INT64_MAX)
-					sb_add(&b, " AND f.bucket < %lld", (long long)arm->hi);
+					strbuf_printf(&b, " AND f.bucket < %lld", (long long)arm->hi);
 				if (arm->table == ARM_MINUTE)
-					sb_add(&b, " AND f.verdict = 2 AND (f.direction & %d) <> 0"
+					strbuf_printf(&b, " AND f.verdict = 2 AND (f.direction & %d) <> 0"
 						   " AND f.last_seen >= ?3 AND f.first_seen < ?5", side ? 2 : 1);
 				if (ns)
-					sb_add(&b, " AND f.%s_ns = ?1", me);
+					strbuf_printf(&b, " AND f.%s_ns = ?1", me);
 			}
 		}
 		st = prepare_sb(r, &b, "report", err, errlen);
@@ -971,14 +923,14 @@ int store_query_report(struct store_reader *r, const char *ns, int64_t since, in
 	}
 	if (fsums_load(r, &sums, err, errlen))
 		goto out;
-	sb_add(&b, "SELECT namespace, kind, name, direction, peer_namespace, peer_kind, peer_name, "
+	strbuf_printf(&b, "SELECT namespace, kind, name, direction, peer_namespace, peer_kind, peer_name, "
 		   PROTO_TEXT("proto") " AS protocol, port, policies, count, "
 		   "first_seen AS first_seen_ms, last_seen AS last_seen_ms FROM (");
 	for (size_t i = 0; i < r->n; i++) {
 		for (int side = 0; side < 2; side++) {
 			const char *me = side ? "dst" : "src", *peer = side ? "src" : "dst";
 
-			sb_add(&b, "%sSELECT k.%s_ns AS namespace, k.%s_kind AS kind, k.%s_name AS name, "
+			strbuf_printf(&b, "%sSELECT k.%s_ns AS namespace, k.%s_kind AS kind, k.%s_name AS name, "
 				   "'%s' AS direction, k.%s_ns AS peer_namespace, k.%s_kind AS peer_kind, "
 				   "k.%s_name AS peer_name, k.proto AS proto, k.port AS port, "
 				   "k.policies AS policies, a.count AS count, a.first_seen AS first_seen, "
@@ -989,14 +941,14 @@ int store_query_report(struct store_reader *r, const char *ns, int64_t since, in
 			       peer, peer, peer, i, i, side, side ? 2 : 1);
 		}
 	}
-	sb_add(&b, ")");
+	strbuf_printf(&b, ")");
 	st = prepare_sb(r, &b, "report", err, errlen);
 	if (!st)
 		goto out;
 	ret = run(r, st, fn, ctx, err, errlen);
 	sqlite3_finalize(st);
 out:
-	sb_free(&b);
+	strbuf_free(&b);
 	free(sums.v);
 	read_end(r);
 	return ret;
@@ -1005,7 +957,7 @@ out:
 int store_query_coverage(struct store_reader *r, int64_t since, int64_t until,
 			 int64_t *covered_ms, int64_t *first_ms, char *err, size_t errlen)
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	sqlite3_stmt *st;
 	int64_t lo = since * 1000, hi = until * 1000;
 	int64_t cur_start = -1, cur_end = -1, total = 0;
@@ -1015,17 +967,17 @@ int store_query_coverage(struct store_reader *r, int64_t since, int64_t until,
 	*first_ms = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		if (i)
-			sb_add(&b, " UNION ALL ");
-		sb_add(&b, "SELECT started, last_seen FROM d%zu.runs WHERE last_seen >= ?1 AND started < ?2", i);
+			strbuf_printf(&b, " UNION ALL ");
+		strbuf_printf(&b, "SELECT started, last_seen FROM d%zu.runs WHERE last_seen >= ?1 AND started < ?2", i);
 	}
-	sb_add(&b, " ORDER BY started");
+	strbuf_printf(&b, " ORDER BY started");
 	if (b.oom || sqlite3_prepare_v2(r->db, b.s, -1, &st, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot read recording periods: %s",
 			 b.oom ? "out of memory" : sqlite3_errmsg(r->db));
-		sb_free(&b);
+		strbuf_free(&b);
 		return -1;
 	}
-	sb_free(&b);
+	strbuf_free(&b);
 	sqlite3_bind_int64(st, 1, lo);
 	sqlite3_bind_int64(st, 2, hi);
 	/* Union of intervals, sorted by start, clipped to the window. */
@@ -1063,33 +1015,33 @@ int store_query_coverage(struct store_reader *r, int64_t since, int64_t until,
 int store_query_namespaces(struct store_reader *r, store_row_fn fn, void *ctx,
 			   char *err, size_t errlen)
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	sqlite3_stmt *st;
 	int ret;
 
 	/* A loose index scan per column and file: jump from one namespace to
 	 * the next through the (ns, bucket) index, so the cost grows with the
 	 * number of namespaces, not of rows. */
-	sb_add(&b, "SELECT DISTINCT namespace FROM (");
+	strbuf_printf(&b, "SELECT DISTINCT namespace FROM (");
 	for (size_t i = 0; i < r->n; i++) {
 		for (int side = 0; side < 2; side++) {
 			const char *c = side ? "dst_ns" : "src_ns";
 
-			sb_add(&b, "%sSELECT * FROM (WITH RECURSIVE n(v) AS ("
+			strbuf_printf(&b, "%sSELECT * FROM (WITH RECURSIVE n(v) AS ("
 				   "SELECT (SELECT min(%s) FROM d%zu.flow WHERE %s > '') "
 				   "UNION ALL SELECT (SELECT min(%s) FROM d%zu.flow WHERE %s > n.v) "
 				   "FROM n WHERE n.v IS NOT NULL) SELECT v AS namespace FROM n WHERE v IS NOT NULL)",
 			       i || side ? " UNION ALL " : "", c, i, c, c, i, c);
 		}
 	}
-	sb_add(&b, ") ORDER BY namespace");
+	strbuf_printf(&b, ") ORDER BY namespace");
 	if (b.oom || sqlite3_prepare_v2(r->db, b.s, -1, &st, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot list namespaces: %s",
 			 b.oom ? "out of memory" : sqlite3_errmsg(r->db));
-		sb_free(&b);
+		strbuf_free(&b);
 		return -1;
 	}
-	sb_free(&b);
+	strbuf_free(&b);
 	ret = run(r, st, fn, ctx, err, errlen);
 	sqlite3_finalize(st);
 	return ret;
@@ -1137,24 +1089,24 @@ static int authorize_read(void *ctx, int action, const char *a, const char *b,
 static int make_sql_views(struct store_reader *r, char *err, size_t errlen)
 {
 	static const char *const views[] = { "flows", "runs", "flows_hourly", "flows_daily" };
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	char *msg = NULL;
 
 	if (r->sql_views)
 		return 0;
 	for (size_t v = 0; v < sizeof(views) / sizeof(views[0]); v++) {
-		sb_add(&b, "CREATE TEMP VIEW %s AS ", views[v]);
+		strbuf_printf(&b, "CREATE TEMP VIEW %s AS ", views[v]);
 		for (size_t i = 0; i < r->n; i++)
-			sb_add(&b, "%sSELECT * FROM d%zu.%s", i ? " UNION ALL " : "", i, views[v]);
-		sb_add(&b, ";");
+			strbuf_printf(&b, "%sSELECT * FROM d%zu.%s", i ? " UNION ALL " : "", i, views[v]);
+		strbuf_printf(&b, ";");
 	}
 	if (b.oom || sqlite3_exec(r->db, b.s, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot set up the views: %s", msg ? msg : "out of memory");
 		sqlite3_free(msg);
-		sb_free(&b);
+		strbuf_free(&b);
 		return -1;
 	}
-	sb_free(&b);
+	strbuf_free(&b);
 	r->sql_views = true;
 	return 0;
 }
