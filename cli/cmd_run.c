@@ -238,7 +238,8 @@ static void q_decide(void *ctx, const struct pkt_info *pkt, struct queue_decisio
 	struct audit_outcome *oc;
 
 	if (!c->cur) {
-		/* No model (cannot happen after startup): the failure verdict. */
+		/* No model yet (from the API server before the first sync
+		 * when nothing was persisted): the failure verdict. */
 		out->accept = c->run->o.fail_open || c->run->o.mode == AUDIT_MODE_AUDIT;
 		return;
 	}
