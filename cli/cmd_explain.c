@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/flowline.h"
 #include "cli/offline.h"
 #include "k8s/kubeconfig.h"
@@ -113,12 +114,8 @@ static int parse_args(int argc, char **argv, struct explain_opts *o)
 		case 'h':
 			usage(stdout);
 			return -1;
-		case ':':
-			log_errx("explain: %s needs a value; see 'npshim explain --help'", argv[optind - 1]);
-			return CMD_USAGE;
 		default:
-			log_errx("explain: unknown option '%s'; see 'npshim explain --help'", argv[optind - 1]);
-			return CMD_USAGE;
+			return cli_option_error("explain", c, argv);
 		}
 		if (slot) {
 			const char *flag = c == 'f' ? "--from" : c == 't' ? "--to" : c == 'p' ? "--port" : "--node";

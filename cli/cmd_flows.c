@@ -15,6 +15,7 @@
 
 #include "audit/record.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/flows_explain.h"
 #include "cli/offline.h"
 #include "core/flags.h"
@@ -977,12 +978,8 @@ int cmd_flows(int argc, char **argv)
 			usage(stdout);
 			ret = CMD_OK;
 			goto out;
-		case ':':
-			fprintf(stderr, "npshim flows: %s needs a value\n", argv[optind - 1]);
-			goto out;
 		default:
-			fprintf(stderr, "npshim flows: unknown option '%s'; try 'npshim flows --help'\n",
-				argv[optind - 1]);
+			cli_option_error("flows", c, argv);
 			goto out;
 		}
 	}

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/offline.h"
 #include "core/flags.h"
 #include "k8s/decode.h"
@@ -789,12 +790,8 @@ int cmd_lint(int argc, char **argv)
 			usage(stdout);
 			rc = CMD_OK;
 			goto out;
-		case ':':
-			fprintf(stderr, "npshim lint: option '%s' needs a value\n", argv[optind - 1]);
-			goto out;
 		default:
-			fprintf(stderr, "npshim lint: unknown option '%s'; try 'npshim lint --help'\n",
-				argv[optind - 1]);
+			cli_option_error("lint", c, argv);
 			goto out;
 		}
 	}

@@ -14,6 +14,7 @@
 #include "audit/recommend.h"
 #include "audit/replay.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/offline.h"
 #include "cli/rec_cli.h"
 #include "core/flags.h"
@@ -167,12 +168,8 @@ static int parse_args(int argc, char **argv, struct rec_args *a)
 		case 'h':
 			usage(stdout);
 			return -1;
-		case ':':
-			log_errx("recommend: %s needs a value; see 'npshim recommend --help'", argv[optind - 1]);
-			return CMD_USAGE;
 		default:
-			log_errx("recommend: unknown option '%s'; see 'npshim recommend --help'", argv[optind - 1]);
-			return CMD_USAGE;
+			return cli_option_error("recommend", c, argv);
 		}
 		if (list) {
 			if (!optarg[0]) {

@@ -14,6 +14,7 @@
 #include "audit/recommend.h"
 #include "audit/replay.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/offline.h"
 #include "cli/rec_cli.h"
 #include "core/flags.h"
@@ -119,12 +120,8 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
 		case 'h':
 			usage(stdout);
 			return -1;
-		case ':':
-			log_errx("replay: %s needs a value; see 'npshim replay --help'", argv[optind - 1]);
-			return CMD_USAGE;
 		default:
-			log_errx("replay: unknown option '%s'; see 'npshim replay --help'", argv[optind - 1]);
-			return CMD_USAGE;
+			return cli_option_error("replay", c, argv);
 		}
 		if (list) {
 			if (!optarg[0]) {

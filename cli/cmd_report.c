@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "core/flags.h"
 #include "store/query.h"
 
@@ -529,12 +530,8 @@ int cmd_report(int argc, char **argv)
 			usage(stdout);
 			ret = CMD_OK;
 			goto out;
-		case ':':
-			fprintf(stderr, "npshim report: %s needs a value\n", argv[optind - 1]);
-			goto out;
 		default:
-			fprintf(stderr, "npshim report: unknown option '%s'; try 'npshim report --help'\n",
-				argv[optind - 1]);
+			cli_option_error("report", c, argv);
 			goto out;
 		}
 	}

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "core/log.h"
 #include "nfq/rules.h"
 
@@ -187,12 +188,8 @@ int cmd_rules(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return CMD_OK;
-		case ':':
-			log_errx("rules: %s needs a value; see 'npshim rules --help'", argv[optind - 1]);
-			return CMD_USAGE;
 		default:
-			log_errx("rules: unknown option '%s'; see 'npshim rules --help'", argv[optind - 1]);
-			return CMD_USAGE;
+			return cli_option_error("rules", c, argv);
 		}
 	}
 	if (optind >= argc) {

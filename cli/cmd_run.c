@@ -32,6 +32,7 @@
 #include "audit/pipeline.h"
 #include "audit/record.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/run_svc.h"
 #include "core/ctl.h"
 #include "core/flags.h"
@@ -948,12 +949,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		case 'h':
 			usage(stdout);
 			return -1;
-		case ':':
-			log_errx("run: %s needs a value; see 'npshim run --help'", argv[optind - 1]);
-			return CMD_USAGE;
 		default:
-			log_errx("run: unknown option '%s'; see 'npshim run --help'", argv[optind - 1]);
-			return CMD_USAGE;
+			return cli_option_error("run", c, argv);
 		}
 	}
 	if (optind < argc) {

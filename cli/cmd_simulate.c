@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/flowline.h"
 #include "cli/offline.h"
 #include "k8s/kubeconfig.h"
@@ -109,12 +110,8 @@ static int parse_args(int argc, char **argv, struct simulate_opts *o)
 		case 'h':
 			usage(stdout);
 			return -1;
-		case ':':
-			log_errx("simulate: %s needs a value; see 'npshim simulate --help'", argv[optind - 1]);
-			return CMD_USAGE;
 		default:
-			log_errx("simulate: unknown option '%s'; see 'npshim simulate --help'", argv[optind - 1]);
-			return CMD_USAGE;
+			return cli_option_error("simulate", c, argv);
 		}
 	}
 	if (optind < argc) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "core/ctl.h"
 #include "core/log.h"
 
@@ -134,12 +135,8 @@ int cmd_status(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return CMD_OK;
-		case ':':
-			log_errx("status: %s needs a value; see 'npshim status --help'", argv[optind - 1]);
-			return CMD_USAGE;
 		default:
-			log_errx("status: unknown option '%s'; see 'npshim status --help'", argv[optind - 1]);
-			return CMD_USAGE;
+			return cli_option_error("status", c, argv);
 		}
 	}
 	if (optind < argc) {
