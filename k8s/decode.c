@@ -316,9 +316,11 @@ static bool want(struct dc *d, const cJSON *n, bool ok, const char *what)
 	return false;
 }
 
-/* Member that must be an object when present. *out NULL when absent.
- * False on a type error (reported). */
-static bool get_object(struct dc *d, const cJSON *obj, const char *name, const cJSON **out)
+/* Member name of obj, which must satisfy is() when present: *out is the
+ * member, or NULL when absent. False on a type error (reported, naming
+ * what it must be). */
+static bool get_typed(struct dc *d, const cJSON *obj, const char *name,
+		      cJSON_bool (*is)(const cJSON *), const char *what, const cJSON **out)
 {
 	const cJSON *m = member(obj, name);
 	size_t mk;
@@ -328,59 +330,40 @@ static bool get_object(struct dc *d, const cJSON *obj, const char *name, const c
 	if (!m)
 		return true;
 	mk = path_field(d, name);
-	ok = want(d, m, cJSON_IsObject(m), "an object");
+	ok = want(d, m, is(m), what);
 	path_pop(d, mk);
 	if (ok)
 		*out = m;
 	return ok;
+}
+
+static bool get_object(struct dc *d, const cJSON *obj, const char *name, const cJSON **out)
+{
+	return get_typed(d, obj, name, cJSON_IsObject, "an object", out);
 }
 
 static bool get_list(struct dc *d, const cJSON *obj, const char *name, const cJSON **out)
 {
-	const cJSON *m = member(obj, name);
-	size_t mk;
-	bool ok;
-
-	*out = NULL;
-	if (!m)
-		return true;
-	mk = path_field(d, name);
-	ok = want(d, m, cJSON_IsArray(m), "a list");
-	path_pop(d, mk);
-	if (ok)
-		*out = m;
-	return ok;
+	return get_typed(d, obj, name, cJSON_IsArray, "a list", out);
 }
 
+/* *out NULL when absent. */
 static bool get_string(struct dc *d, const cJSON *obj, const char *name, const char **out)
 {
-	const cJSON *m = member(obj, name);
-	size_t mk;
-	bool ok;
+	const cJSON *m;
+	bool ok = get_typed(d, obj, name, cJSON_IsString, "a string", &m);
 
-	*out = NULL;
-	if (!m)
-		return true;
-	mk = path_field(d, name);
-	ok = want(d, m, cJSON_IsString(m), "a string");
-	path_pop(d, mk);
-	if (ok)
-		*out = m->valuestring;
+	*out = m ? m->valuestring : NULL;
 	return ok;
 }
 
+/* *out untouched when absent. */
 static bool get_bool(struct dc *d, const cJSON *obj, const char *name, bool *out)
 {
-	const cJSON *m = member(obj, name);
-	size_t mk;
-	bool ok;
+	const cJSON *m;
+	bool ok = get_typed(d, obj, name, cJSON_IsBool, "a boolean", &m);
 
-	if (!m)
-		return true;
-	mk = path_field(d, name);
-	ok = want(d, m, cJSON_IsBool(m), "a boolean");
-	path_pop(d, mk);
-	if (ok)
+	if (m)
 		*out = cJSON_IsTrue(m);
 	return ok;
 }
