@@ -379,6 +379,29 @@ static int plan_window(struct store_reader *r, size_t i, int64_t since, int64_t 
 	return 0;
 }
 
+/* The filters on key columns, on the row with alias t: a minute row
+ * (f) or, for rollup arms, which cannot apply them, the flow_keys row (k)
+ * of an aggregated flow. */
+static void add_key_where(struct strbuf *b, const struct store_filter *f, const char *t)
+{
+	if (f->port >= 0)
+		strbuf_printf(b, " AND %s.port = ?%d", t, P_PORT);
+	if (f->proto > 0)
+		strbuf_printf(b, " AND %s.proto = ?%d", t, P_PROTO);
+	if (f->verdict >= 0)
+		strbuf_printf(b, " AND %s.verdict = ?%d", t, P_VERDICT);
+	if (f->policy) {
+		/* Elements are "ns/name": a bare name matches "/name," and a
+		 * qualified one ",ns/name,". */
+		if (strchr(f->policy, '/'))
+			strbuf_printf(b, " AND instr(',' || %s.policies || ',', ',' || ?%d || ',') > 0",
+				      t, P_POLICY);
+		else
+			strbuf_printf(b, " AND instr(%s.policies || ',', '/' || ?%d || ',') > 0", t,
+				      P_POLICY);
+	}
+}
+
 /* The bucket bounds of an arm; minute arms also get the exact millisecond
  * bounds of the window (rollup arms lie wholly inside it). */
 static void add_arm_bounds(struct strbuf *b, const struct arm *a, const struct store_filter *f)
@@ -446,20 +469,7 @@ static void add_where(struct strbuf *b, const struct store_filter *f, size_t i, 
 		strbuf_printf(b, " AND (f.dst_name = ?%d OR instr(',' || f.dst_pods || ',', ',' || ?%d || ',') > 0"
 			  " OR instr(',' || f.dst_ips || ',', ',' || ?%d || ',') > 0)",
 		       P_TO_NAME, P_TO_NAME, P_TO_NAME);
-	if (f->port >= 0)
-		strbuf_printf(b, " AND f.port = ?%d", P_PORT);
-	if (f->proto > 0)
-		strbuf_printf(b, " AND f.proto = ?%d", P_PROTO);
-	if (f->verdict >= 0)
-		strbuf_printf(b, " AND f.verdict = ?%d", P_VERDICT);
-	if (f->policy) {
-		/* Elements are "ns/name": a bare name matches "/name," and a
-		 * qualified one ",ns/name,". */
-		if (strchr(f->policy, '/'))
-			strbuf_printf(b, " AND instr(',' || f.policies || ',', ',' || ?%d || ',') > 0", P_POLICY);
-		else
-			strbuf_printf(b, " AND instr(f.policies || ',', '/' || ?%d || ',') > 0", P_POLICY);
-	}
+	add_key_where(b, f, "f");
 	if (arm && arm->table == ARM_MINUTE && arm->lo != INT64_MIN && !f->ns && !f->from.ns &&
 	    !f->to.ns && f->verdict < 0) {
 		/* Nothing narrows the minute rows but time: read them in
@@ -492,24 +502,6 @@ static void add_where(struct strbuf *b, const struct store_filter *f, size_t i, 
 		strbuf_printf(b, " AND f.id > ?%zu", (size_t)P_AFTER + i);
 }
 
-/* The filters on key columns, on the flow_keys row (alias k) of an
- * aggregated flow. Minute arms have applied them already; rollup arms
- * cannot. */
-static void add_key_where(struct strbuf *b, const struct store_filter *f)
-{
-	if (f->port >= 0)
-		strbuf_printf(b, " AND k.port = ?%d", P_PORT);
-	if (f->proto > 0)
-		strbuf_printf(b, " AND k.proto = ?%d", P_PROTO);
-	if (f->verdict >= 0)
-		strbuf_printf(b, " AND k.verdict = ?%d", P_VERDICT);
-	if (f->policy) {
-		if (strchr(f->policy, '/'))
-			strbuf_printf(b, " AND instr(',' || k.policies || ',', ',' || ?%d || ',') > 0", P_POLICY);
-		else
-			strbuf_printf(b, " AND instr(k.policies || ',', '/' || ?%d || ',') > 0", P_POLICY);
-	}
-}
 
 static void bind_filter(sqlite3_stmt *st, const struct store_filter *f, size_t n)
 {
@@ -782,7 +774,7 @@ static int query_groups(struct store_reader *r, const struct store_filter *f, en
 			   "a.last_seen AS last_seen FROM temp.agg AS a CROSS JOIN d%zu.flow_keys AS k "
 			   "ON k.fkey = a.fkey WHERE a.db = %zu",
 		       i ? " UNION ALL " : "", i, i);
-		add_key_where(&b, f);
+		add_key_where(&b, f, "k");
 	}
 	switch (group) {
 	case STORE_GROUP_SRC:
