@@ -84,16 +84,13 @@ static int parse_args(int argc, char **argv, struct explain_opts *o)
 			continue;
 		slot = NULL;
 		switch (c) {
-		case 'c':
-			if (!optarg[0]) {
-				log_errx("explain: --cluster needs a path");
-				return CMD_USAGE;
-			}
-			if (offline_paths_add(&o->clusters, optarg) < 0) {
-				log_err("explain");
-				return CMD_FAILURE;
-			}
+		case 'c': {
+			int rc = offline_paths_take(&o->clusters, "explain", "--cluster", optarg);
+
+			if (rc != CMD_OK)
+				return rc;
 			break;
+		}
 		case 'f': slot = &o->from; break;
 		case 't': slot = &o->to; break;
 		case 'p': slot = &o->port; break;

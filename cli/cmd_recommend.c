@@ -116,18 +116,22 @@ static int parse_args(int argc, char **argv, struct rec_args *a)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hn:Ao:", longopts, NULL)) != -1) {
 		struct offline_paths *list = NULL;
+		const char *opt = NULL; /* its name, for messages */
 
 		if (k8s_conn_opts_getopt(&a->live, c, optarg))
 			continue;
 		switch (c) {
 		case 'd':
 			list = &a->dbs;
+			opt = "--db";
 			break;
 		case 'c':
 			list = &a->clusters;
+			opt = "--cluster";
 			break;
 		case 'n':
 			list = &a->namespaces;
+			opt = "--namespace";
 			break;
 		case 'A':
 			a->all_ns = true;
@@ -172,14 +176,10 @@ static int parse_args(int argc, char **argv, struct rec_args *a)
 			return cli_option_error("recommend", c, argv);
 		}
 		if (list) {
-			if (!optarg[0]) {
-				log_errx("recommend: %s needs a value", argv[optind - 1]);
-				return CMD_USAGE;
-			}
-			if (offline_paths_add(list, optarg) < 0) {
-				log_err("recommend");
-				return CMD_FAILURE;
-			}
+			int rc = offline_paths_take(list, "recommend", opt, optarg);
+
+			if (rc != CMD_OK)
+				return rc;
 		}
 	}
 	if (optind < argc) {

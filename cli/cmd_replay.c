@@ -83,19 +83,24 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
 		struct offline_paths *list = NULL;
+		const char *opt = NULL; /* its name, for messages */
 
 		switch (c) {
 		case 'd':
 			list = &a->dbs;
+			opt = "--db";
 			break;
 		case 'c':
 			list = &a->clusters;
+			opt = "--cluster";
 			break;
 		case 'p':
 			list = &a->policies;
+			opt = "--policies";
 			break;
 		case 'x':
 			list = &a->deletes;
+			opt = "--delete";
 			break;
 		case 's':
 			if (!flag_parse_duration(optarg, &a->since_s) || a->since_s == 0) {
@@ -124,14 +129,10 @@ static int parse_args(int argc, char **argv, struct replay_args *a)
 			return cli_option_error("replay", c, argv);
 		}
 		if (list) {
-			if (!optarg[0]) {
-				log_errx("replay: %s needs a value", argv[optind - 1]);
-				return CMD_USAGE;
-			}
-			if (offline_paths_add(list, optarg) < 0) {
-				log_err("replay");
-				return CMD_FAILURE;
-			}
+			int rc = offline_paths_take(list, "replay", opt, optarg);
+
+			if (rc != CMD_OK)
+				return rc;
 		}
 	}
 	if (optind < argc) {

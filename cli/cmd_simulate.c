@@ -80,16 +80,13 @@ static int parse_args(int argc, char **argv, struct simulate_opts *o)
 		if (k8s_conn_opts_getopt(&o->live, c, optarg))
 			continue;
 		switch (c) {
-		case 'c':
-			if (!optarg[0]) {
-				log_errx("simulate: --cluster needs a path");
-				return CMD_USAGE;
-			}
-			if (offline_paths_add(&o->clusters, optarg) < 0) {
-				log_err("simulate");
-				return CMD_FAILURE;
-			}
+		case 'c': {
+			int rc = offline_paths_take(&o->clusters, "simulate", "--cluster", optarg);
+
+			if (rc != CMD_OK)
+				return rc;
 			break;
+		}
 		case 'f':
 			if (o->flows) {
 				log_errx("simulate: --flows given twice");

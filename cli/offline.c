@@ -29,6 +29,20 @@ int offline_paths_add(struct offline_paths *p, const char *path)
 	return 0;
 }
 
+int offline_paths_take(struct offline_paths *p, const char *cmd, const char *opt,
+		       const char *value)
+{
+	if (!value[0]) {
+		log_errx("%s: %s needs a value", cmd, opt);
+		return CMD_USAGE;
+	}
+	if (offline_paths_add(p, value) < 0) {
+		log_err("%s", cmd);
+		return CMD_FAILURE;
+	}
+	return CMD_OK;
+}
+
 void offline_paths_free(struct offline_paths *p)
 {
 	free(p->v);

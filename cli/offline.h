@@ -44,6 +44,11 @@ struct offline_paths {
 
 /* 0, or -1 with errno = ENOMEM. */
 int offline_paths_add(struct offline_paths *p, const char *path);
+/* A path given as the value of option opt: an empty one is refused.
+ * CMD_OK, or CMD_USAGE / CMD_FAILURE after saying why (cmd names the
+ * command). */
+int offline_paths_take(struct offline_paths *p, const char *cmd, const char *opt,
+		       const char *value);
 void offline_paths_free(struct offline_paths *p);
 
 #endif
