@@ -18,26 +18,12 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 
-# The ASan build of the loader tool. The Makefile builds tools plain only, so
-# link the tool against the ASan library that `make tests` leaves behind.
+# The ASan+UBSan build of the loader tool, which `make tests` builds; make
+# it here too so the suite also runs on its own.
 asan_tool=$build/asan/tools/load_cluster
-build_asan_tool() {
-	local pkgs="libcjson yaml-0.1"
-	make -s --no-print-directory "$build/libnpshim-asan.a" >/dev/null || return 1
-	mkdir -p "$(dirname "$asan_tool")"
-	${CC:-cc} -std=gnu11 -D_GNU_SOURCE -I. -pthread -g -O1 \
-		-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
-		$(pkg-config --cflags $pkgs) -o "$asan_tool" test/tools/load_cluster.c \
-		"$build/libnpshim-asan.a" \
-		$(pkg-config --libs libnetfilter_queue libmnl libnfnetlink libcurl libcjson yaml-0.1 sqlite3) \
-		-pthread -lm
-}
-if [ ! -x "$asan_tool" ] || [ test/tools/load_cluster.c -nt "$asan_tool" ] ||
-	[ "$build/libnpshim-asan.a" -nt "$asan_tool" ] || [ ! -e "$build/libnpshim-asan.a" ]; then
-	if ! build_asan_tool; then
-		bad "could not build the ASan load_cluster tool"
-		asan_tool=
-	fi
+if ! make -s --no-print-directory B="$build" "$asan_tool" >/dev/null; then
+	bad "could not build the ASan load_cluster tool"
+	asan_tool=
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
