@@ -2232,8 +2232,12 @@ static void lint_named_port(struct lint *L, const struct pol_policy *P, bool egr
 		}
 		if (!dst)
 			continue;
-		if (pod_has_port_name(p, pt->name, pt->proto))
+		if (pod_has_port_name(p, pt->name, pt->proto)) {
+			/* One destination defines it: no finding, but the
+			 * names of the pods seen before it were collected. */
+			free(names.v);
 			return;
+		}
 		L->mark[i] = MARK_NEAR;
 		n++;
 		for (size_t j = 0; j < p->n_ports; j++) {
